@@ -1,0 +1,70 @@
+"""The ``hwsqueeze`` command: one click group, each subcommand in its own module.
+
+Subcommands are imported only when invoked (torch, brevitas and FINN+ are slow to import, and
+board-side commands must not need them at all). To add a command, write ``cli/<module>.py``
+with a click command and register it in ``COMMANDS``.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Dict, List, Tuple
+
+import click
+
+# name -> (module under hwsqueeze.cli, attribute, one-line help)
+COMMANDS: Dict[str, Tuple[str, str, str]] = {
+    "models": ("models", "models", "List the registered models with parameter counts and MACs."),
+    "size": ("models", "size", "Exact weight storage: float32, dense low-bit, sparse estimate."),
+    "train": ("train", "train", "Train a model (float pretraining or QAT), resumable."),
+    "eval": ("train", "evaluate", "Top-1/top-5 of a checkpoint (default: the shipped model)."),
+    "export": ("export", "export", "Export a checkpoint to QONNX and check it against Brevitas."),
+    "build": ("build", "build", "Compile a model with FINN+ for a board (see `boards`)."),
+    "boards": ("build", "boards", "List the supported boards and their resources."),
+    "verify": ("verify", "verify", "Run images through the accelerator and the bit-exact reference."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> List[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name not in COMMANDS:
+            return None
+        mod, attr, _ = COMMANDS[name]
+        try:
+            module = importlib.import_module(f"hwsqueeze.cli.{mod}")
+        except ModuleNotFoundError as e:  # a stage not installed / not written yet
+            raise click.ClickException(f"`{name}` is unavailable: {e}") from None
+        return getattr(module, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text without importing every command module.
+        with formatter.section("Commands"):
+            formatter.write_dl([(n, COMMANDS[n][2]) for n in self.list_commands(ctx)])
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="hwsqueeze")
+def main() -> None:
+    """hwsqueeze: quantized SqueezeNet on small FPGAs (Brevitas -> QONNX -> FINN+ -> PYNQ)."""
+
+
+def run() -> None:
+    """Entry point: one clear error line and a non-zero exit on bad input, no traceback."""
+    from hwsqueeze.errors import HwsqueezeError
+
+    try:
+        main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except HwsqueezeError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)

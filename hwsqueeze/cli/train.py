@@ -1,0 +1,87 @@
+"""`hwsqueeze train` and `hwsqueeze eval`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from ..errors import HwsqueezeError
+
+
+@click.command()
+@click.option("--data", required=True, help="Image-folder dir, .tar.gz of one, CIFAR-10 batches dir, or generated:N.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (checkpoints, metrics).")
+@click.option("--model", "model_name", default="squeezenet1_1-cifar10", show_default=True)
+@click.option("--quant", default="w4a4", show_default=True, help="float, w8a8, w4a4, w3a3, w2a2.")
+@click.option("--wbits", type=int, default=None, help="Override inner weight bit width.")
+@click.option("--abits", type=int, default=None, help="Override activation bit width.")
+@click.option("--width", type=float, default=1.0, show_default=True, help="Channel width multiplier.")
+@click.option("--bypass/--no-bypass", default=False, help="The paper's simple bypass.")
+@click.option("--init", type=click.Path(dir_okay=False), default=None, help="Start from this checkpoint (float -> QAT).")
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--lr", type=float, default=0.2, show_default=True, help="Peak OneCycle learning rate.")
+@click.option("--weight-decay", type=float, default=5e-4, show_default=True)
+@click.option("--label-smoothing", type=float, default=0.1, show_default=True)
+@click.option("--sparsity", type=float, default=0.0, show_default=True, help="Magnitude-pruning target (inner convs).")
+@click.option("--bf16/--no-bf16", default=True, show_default=True, help="bf16 autocast for training steps.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-train", type=int, default=None, help="Use only N training images.")
+@click.option("--max-test", type=int, default=None, help="Evaluate on N test images.")
+@click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/last.pt if present.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epochs, batch_size, lr, weight_decay,
+          label_smoothing, sparsity, bf16, seed, max_train, max_test, resume, quiet) -> None:
+    """Train a model: float pretraining (--quant float) or QAT (optionally --init FLOAT.pt)."""
+    from ..train import TrainConfig, train as run
+
+    if epochs < 1 or batch_size < 1:
+        raise HwsqueezeError("--epochs and --batch-size must be >= 1")
+    if not 0.0 <= sparsity < 1.0:
+        raise HwsqueezeError("--sparsity must be in [0, 1)")
+    cfg = TrainConfig(data=data, out=out, model=model_name, quant=quant, weight_bits=wbits, act_bits=abits,
+                      width=width, bypass=bypass, init=init, epochs=epochs, batch_size=batch_size, lr=lr,
+                      weight_decay=weight_decay, label_smoothing=label_smoothing, sparsity=sparsity, bf16=bf16,
+                      seed=seed, max_train=max_train, max_test=max_test)
+    try:
+        summary = run(cfg, resume=resume, progress=not quiet)
+    except ValueError as e:
+        raise HwsqueezeError(str(e)) from None
+    click.echo(json.dumps({"out": out, "test_top1": summary["test_top1"], "epochs": len(summary["epochs"])}))
+
+
+@click.command("eval")
+@click.option("--data", required=True, help="Dataset path (see `train --data`).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Default: the shipped model.")
+@click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
+@click.option("--n", "limit", type=int, default=None, help="Only the first N images (class-balanced).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a confusion-matrix PNG.")
+def evaluate(data: str, checkpoint: Optional[str], split: str, limit: Optional[int], as_json: bool,
+             plot: Optional[str]) -> None:
+    """Top-1 / top-5 accuracy of a checkpoint."""
+    from ..data import load_dataset
+    from ..train import DEFAULT_CHECKPOINT, model_from_checkpoint
+    from ..train.loop import evaluate as run_eval
+
+    model, ck = model_from_checkpoint(Path(checkpoint) if checkpoint else None)
+    size = model.arch.input_size
+    ds = load_dataset(data, split, size=size).subset(limit)
+    if len(ds.classes) != model.arch.num_classes:
+        raise HwsqueezeError(f"dataset has {len(ds.classes)} classes, model has {model.arch.num_classes}")
+    res = run_eval(model, ds)
+    out = {"top1": res["top1"], "top5": res["top5"], "n": res["n"], "split": split,
+           "checkpoint": str(checkpoint or DEFAULT_CHECKPOINT), "model": ck["config"]["model"],
+           "quant": ck["config"].get("quant")}
+    if plot:
+        from ..plots import confusion_matrix_png
+
+        confusion_matrix_png(res["logits"].argmax(1), ds.labels, ds.classes, Path(plot),
+                             title=f"{out['model']} {out['quant']} top-1 {out['top1']:.4f} (n={out['n']})")
+        out["plot"] = plot
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        click.echo(f"top-1 {out['top1']:.4f}  top-5 {out['top5']:.4f}  on {out['n']} {split} images ({out['checkpoint']})")

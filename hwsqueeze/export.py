@@ -1,0 +1,102 @@
+"""Brevitas -> QONNX export, and its check against Brevitas.
+
+The exported graph is the faithful QONNX form of the trained model (input Quant node with
+scale 1 on uint8 pixels, ReduceMean head); the compile steps turn it into FINN's form.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+
+from .errors import HwsqueezeError
+
+__all__ = ["ExportCheck", "export_qonnx", "check_export", "sample_images"]
+
+
+@dataclass
+class ExportCheck:
+    n: int
+    max_abs_diff: float
+    max_abs_logit: float
+    top1_equal: bool
+
+    @property
+    def ok(self) -> bool:
+        # float rounding level: relative to the logit magnitude, a few float32 ulps
+        return self.top1_equal and self.max_abs_diff <= 1e-5 * max(1.0, self.max_abs_logit)
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "max_abs_diff": self.max_abs_diff, "max_abs_logit": self.max_abs_logit,
+                "top1_equal": self.top1_equal, "ok": self.ok}
+
+
+def sample_images(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """Deterministic uint8 NHWC check images (generated, so no dataset is needed)."""
+    from .data import generate_dataset
+
+    return generate_dataset(n, size, seed=seed).images
+
+
+def export_qonnx(model, out: Path, check_images: Optional[np.ndarray] = None, check_n: int = 4) -> ExportCheck:
+    """Export ``model`` (a quantized SqueezeNet in eval mode) to QONNX at ``out`` and check it.
+
+    The file is written under a temporary name and renamed only after the check passes; a
+    mismatch raises :class:`HwsqueezeError` and leaves no ``out``.
+    """
+    import torch
+    from brevitas.export import export_qonnx as brevitas_export
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    if model.spec.is_float:
+        raise HwsqueezeError("export needs a quantized model (this checkpoint is float; train with --quant w4a4)")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.onnx")
+    size = model.arch.input_size
+    model.eval()
+    try:
+        with torch.no_grad():
+            brevitas_export(model, torch.zeros(1, 3, size, size), export_path=str(tmp))
+        m = cleanup_model(ModelWrapper(str(tmp)))
+        m.set_metadata_prop("hwsqueeze_model", model.arch.__class__.__name__)
+        m.save(str(tmp))
+        images = check_images if check_images is not None else sample_images(check_n, size)
+        result = check_export(model, tmp, images)
+        if not result.ok:
+            raise HwsqueezeError(f"export check failed: QONNX vs Brevitas max |diff| {result.max_abs_diff:.3g} "
+                                 f"(logits up to {result.max_abs_logit:.3g}), top-1 equal: {result.top1_equal}")
+        os.replace(tmp, out)
+        return result
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def qonnx_logits(onnx_path: Path, images: np.ndarray) -> np.ndarray:
+    """Run a QONNX model image by image with qonnx's reference executor."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    m = ModelWrapper(str(onnx_path))
+    iname, oname = m.graph.input[0].name, m.graph.output[0].name
+    outs: List[np.ndarray] = []
+    for img in images:
+        x = img.transpose(2, 0, 1)[None].astype(np.float32)
+        outs.append(np.asarray(execute_onnx(m, {iname: x})[oname]).reshape(1, -1))
+    return np.concatenate(outs)
+
+
+def check_export(model, onnx_path: Path, images: np.ndarray) -> ExportCheck:
+    """Compare QONNX execution with Brevitas on ``images`` (uint8 NHWC)."""
+    from .train.loop import predict
+
+    ref = predict(model, images)
+    got = qonnx_logits(onnx_path, images)
+    return ExportCheck(n=len(images), max_abs_diff=float(np.abs(ref - got).max()),
+                       max_abs_logit=float(np.abs(ref).max()),
+                       top1_equal=bool((ref.argmax(1) == got.argmax(1)).all()))

@@ -1,0 +1,64 @@
+"""Checkpoints: plain dicts of tensors and JSON-able values, written atomically, loaded safely."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import torch
+
+from ..errors import HwsqueezeError
+from ..models import SqueezeNet, create
+
+__all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "DEFAULT_CHECKPOINT"]
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "default_model" / "squeezenet1_1-cifar10-w4a4.pt"
+
+
+def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
+    """Write to a temporary name and rename, so a crash never leaves a half-written checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_checkpoint(path: Optional[Path] = None) -> Dict[str, Any]:
+    """Load with ``weights_only=True`` (no arbitrary code from pickles). None -> shipped default."""
+    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    if not path.is_file():
+        raise HwsqueezeError(f"checkpoint not found: {path}")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise HwsqueezeError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+    if not isinstance(ck, dict) or "model" not in ck or "config" not in ck:
+        raise HwsqueezeError(f"{path}: not an hwsqueeze checkpoint (missing 'model' or 'config')")
+    return ck
+
+
+def build_model(cfg: Dict[str, Any]) -> SqueezeNet:
+    """The model a checkpoint's config describes (weights not loaded)."""
+    from ..models import QuantSpec
+
+    spec = QuantSpec.from_dict(cfg["quant_spec"]) if cfg.get("quant_spec") else cfg.get("quant", "w4a4")
+    return create(cfg["model"], spec, width=cfg.get("width", 1.0), bypass=cfg.get("bypass", False),
+                  dropout=cfg.get("dropout"))
+
+
+def model_from_checkpoint(path: Optional[Path] = None) -> "tuple[SqueezeNet, Dict[str, Any]]":
+    """(model in eval mode with weights loaded, checkpoint dict)."""
+    ck = load_checkpoint(path)
+    model = build_model(ck["config"])
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as e:
+        raise HwsqueezeError(f"{path or DEFAULT_CHECKPOINT}: weights do not match model "
+                             f"{ck['config'].get('model')} ({str(e).splitlines()[0]})") from None
+    model.eval()
+    return model, ck
