@@ -5,7 +5,11 @@ scale 1 on uint8 pixels, ReduceMean head); the compile steps turn it into FINN's
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
@@ -48,7 +52,10 @@ def export_qonnx(model, out: Path, check_images: Optional[np.ndarray] = None, ch
     mismatch raises :class:`HwsqueezeError` and leaves no ``out``.
     """
     import torch
-    from brevitas.export import export_qonnx as brevitas_export
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # brevitas warns about an optional CUDA kernel package
+        from brevitas.export import export_qonnx as brevitas_export
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
@@ -60,8 +67,16 @@ def export_qonnx(model, out: Path, check_images: Optional[np.ndarray] = None, ch
     size = model.arch.input_size
     model.eval()
     try:
-        with torch.no_grad():
-            brevitas_export(model, torch.zeros(1, 3, size, size), export_path=str(tmp))
+        # torch.onnx narrates every phase on stdout and warns about torchvision; keep CLI output clean
+        onnx_log = logging.getLogger("torch.onnx")
+        level = onnx_log.level
+        onnx_log.setLevel(logging.ERROR)
+        try:
+            with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                brevitas_export(model, torch.zeros(1, 3, size, size), export_path=str(tmp))
+        finally:
+            onnx_log.setLevel(level)
         m = cleanup_model(ModelWrapper(str(tmp)))
         m.set_metadata_prop("hwsqueeze_model", model.arch.__class__.__name__)
         m.save(str(tmp))

@@ -31,7 +31,7 @@ from ..errors import HwsqueezeError
 @click.option("--max-train", type=int, default=None, help="Use only N training images.")
 @click.option("--max-test", type=int, default=None, help="Evaluate on N test images.")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/last.pt if present.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--quiet", is_flag=True, help="No progress bar (one line per epoch only).")
 def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epochs, batch_size, lr, weight_decay,
           label_smoothing, sparsity, bf16, seed, max_train, max_test, resume, quiet) -> None:
     """Train a model: float pretraining (--quant float) or QAT (optionally --init FLOAT.pt)."""
@@ -46,7 +46,7 @@ def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epoch
                       weight_decay=weight_decay, label_smoothing=label_smoothing, sparsity=sparsity, bf16=bf16,
                       seed=seed, max_train=max_train, max_test=max_test)
     try:
-        summary = run(cfg, resume=resume, progress=not quiet)
+        summary = run(cfg, resume=resume, progress=not quiet, log=lambda m: click.echo(m, err=True))
     except ValueError as e:
         raise HwsqueezeError(str(e)) from None
     click.echo(json.dumps({"out": out, "test_top1": summary["test_top1"], "epochs": len(summary["epochs"])}))

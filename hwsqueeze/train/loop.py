@@ -97,9 +97,11 @@ def _load_init(model: nn.Module, path: str) -> None:
 
 
 def train(cfg: TrainConfig, resume: bool = True, progress: bool = True,
-          on_epoch: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
+          on_epoch: Optional[Callable[[Dict[str, Any]], None]] = None,
+          log: Optional[Callable[[str], None]] = print) -> Dict[str, Any]:
     """Train per ``cfg``; writes ``out/last.pt`` every epoch, ``out/final.pt`` at the end and
-    ``out/metrics.json``. With ``resume`` an existing ``last.pt`` of the same config continues."""
+    ``out/metrics.json``. With ``resume`` an existing ``last.pt`` of the same config continues.
+    ``progress`` shows a per-step bar; ``log`` receives one line per epoch."""
     out = Path(cfg.out)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -139,13 +141,14 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True,
     elif cfg.init:
         _load_init(model, cfg.init)
 
-    gen = torch.Generator().manual_seed(cfg.seed + start_epoch)
     x_all = _to_nchw(train_ds.images)
     y_all = torch.from_numpy(train_ds.labels)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     t_run = time.time()
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
+        # one generator per epoch: a resumed run sees exactly the batches an unbroken run would
+        gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
         perm = torch.randperm(len(train_ds), generator=gen)
         seen = correct = 0
         loss_sum = 0.0
@@ -182,10 +185,10 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True,
             rec["sparsity"] = sum(float(pruner.convs[n].weight.numel()) * s for n, s in rep.items()) / \
                 sum(float(m.weight.numel()) for m in pruner.convs.values())
         metrics.append(rec)
-        if progress:
-            print(f"epoch {epoch + 1}: loss {rec['train_loss']:.3f} train {rec['train_acc']:.4f} "
+        if log:
+            log(f"epoch {epoch + 1}: loss {rec['train_loss']:.3f} train {rec['train_acc']:.4f} "
                   f"test top1 {rec['test_top1']:.4f} ({rec['images_per_s']:.0f} img/s, {rec['epoch_s']:.0f} s)",
-                  flush=True)
+                  )
         save_checkpoint(last, _state(model, opt, sched, pruner, cfg, epoch + 1, metrics))
         _write_json(out / "metrics.json", {"config": asdict(cfg), "epochs": metrics})
         if on_epoch:

@@ -1,0 +1,58 @@
+# hwsqueeze — the two commands a new user needs:
+#   make build BOARD=pynq-z2     (creates .venv if missing, then compiles the shipped model)
+#   make test
+SHELL := /bin/bash
+BOARD ?= pynq-z2
+PYTHON ?= python3
+VENV := .venv
+PIP := $(VENV)/bin/pip
+HW := $(VENV)/bin/hwsqueeze
+CONSTRAINTS := requirements/constraints.txt
+BUILD_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help venv build test test-py test-board-env bench train-default constraints clean
+
+help:
+	@echo "make build BOARD=<board>   compile the shipped default model (boards: see 'make boards')"
+	@echo "make test                  run the test suite (host + numpy-1 board environment + notebooks)"
+	@echo "make venv                  only create the environment (.venv)"
+	@echo "make train-default         re-train the shipped default model (~60-90 min on 2 CPU cores)"
+	@echo "make bench                 benchmarks (benchmarks/, ratios against a peer in the same run)"
+
+# One environment for everything on the workstation. finn-plus is installed --no-deps because
+# its brevitas==0.13.0 pin cannot coexist with the CPU torch wheel; its real requirements are
+# in requirements/finn-plus-deps.txt. See README, "Dependency decision".
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) requirements/finn-plus-deps.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c $(CONSTRAINTS) torch==2.13.0
+	$(PIP) install -q -c $(CONSTRAINTS) -r requirements/finn-plus-deps.txt -e '.[dev]'
+	$(PIP) install -q -c $(CONSTRAINTS) --no-deps finn-plus==1.6.1
+	touch $@
+
+venv: $(VENV)/.installed
+
+build: venv
+	$(HW) build --board $(BOARD) $(BUILD_ARGS)
+
+boards: venv
+	$(HW) boards
+
+test: venv
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	@if [ -x scripts/test-board-env.sh ]; then scripts/test-board-env.sh; fi
+
+train-default: venv
+	bash scripts/train_default.sh
+
+bench: venv
+	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+
+constraints: venv
+	{ echo "# Exact versions of every package in .venv (pip freeze), used as pip constraints by 'make venv'."; \
+	  echo "# Regenerate: make constraints (after a deliberate upgrade)."; \
+	  $(PIP) freeze | grep -v -E '^(-e |hwsqueeze)'; } > $(CONSTRAINTS).tmp && mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,32 @@
+"""`hwsqueeze export`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import click
+
+
+@click.command()
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Default: the shipped model.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="QONNX file to write.")
+@click.option("--check-n", type=int, default=4, show_default=True, help="Generated images for the check.")
+@click.option("--json", "as_json", is_flag=True)
+def export(checkpoint: Optional[str], out: str, check_n: int, as_json: bool) -> None:
+    """Export to QONNX (brevitas export_qonnx + qonnx cleanup) and check it against Brevitas.
+
+    The check runs qonnx execution and Brevitas on CHECK_N images: top-1 must be identical and
+    max |diff| at float rounding level, else nothing is written and the command fails.
+    """
+    from ..export import export_qonnx
+    from ..train import DEFAULT_CHECKPOINT, model_from_checkpoint
+
+    model, _ = model_from_checkpoint(Path(checkpoint) if checkpoint else None)
+    res = export_qonnx(model, Path(out), check_n=max(1, check_n))
+    info = {"out": out, "checkpoint": str(checkpoint or DEFAULT_CHECKPOINT), "check": res.to_dict()}
+    if as_json:
+        click.echo(json.dumps(info))
+    else:
+        click.echo(f"wrote {out}: QONNX vs Brevitas on {res.n} images, max |diff| {res.max_abs_diff:.2g}, "
+                   f"top-1 identical")

@@ -1,0 +1,32 @@
+"""Shared fixtures. Tests that need the shared CIFAR-10 archive skip with a reason when absent."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CIFAR_ARCHIVE = Path(os.environ.get("HWSQUEEZE_CIFAR", ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Dataset caches go to a per-session temp dir unless the user chose one."""
+    if "HWSQUEEZE_CACHE" not in os.environ:
+        os.environ["HWSQUEEZE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+
+
+@pytest.fixture
+def cifar_archive() -> Path:
+    if not CIFAR_ARCHIVE.is_file():
+        pytest.skip(f"CIFAR-10 archive not found at {CIFAR_ARCHIVE} (set HWSQUEEZE_CIFAR to its path)")
+    return CIFAR_ARCHIVE
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    from helpers import write_image_folder
+
+    return write_image_folder(tmp_path / "imgs")
