@@ -112,6 +112,13 @@ def _iter_tar(path: Path) -> Iterable[Tuple[str, bytes]]:
         raise HwsqueezeError(f"{path}: not a readable tar archive ({e})") from None
 
 
+def _is_tar(p: Path) -> bool:
+    try:
+        return tarfile.is_tarfile(p)
+    except (OSError, EOFError) as e:  # e.g. a truncated .gz
+        raise HwsqueezeError(f"{p}: not a readable tar archive ({e})") from None
+
+
 def _cifar_batches(root: Path, split: str) -> Dataset:
     files = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
     images, labels = [], []
@@ -178,7 +185,7 @@ def load_dataset(path: str, split: str = "train", size: Optional[int] = 32, cach
         ds = _cifar_batches(p, split)
     elif p.is_dir():
         ds = _collect(_iter_dir(p), split, size, str(p))
-    elif tarfile.is_tarfile(p) if p.is_file() else False:
+    elif p.is_file() and _is_tar(p):
         ds = _collect(_iter_tar(p), split, size, str(p))
     else:
         raise HwsqueezeError(f"{path}: not a dataset (expected an image-folder directory, a .tar.gz of one, "

@@ -90,10 +90,14 @@ def _load_init(model: nn.Module, path: str) -> None:
     """Start from another checkpoint (typically float -> QAT): same layer names; only quantizer
     state may be missing."""
     ck = load_checkpoint(Path(path))
-    missing, unexpected = model.load_state_dict(ck["model"], strict=False)
+    name = ck["config"].get("model")
+    try:
+        missing, unexpected = model.load_state_dict(ck["model"], strict=False)
+    except RuntimeError as e:  # shape mismatches are errors even when not strict
+        raise HwsqueezeError(f"{path} ({name}) does not fit model: {str(e).splitlines()[1].strip()}") from None
     bad = [k for k in missing if "quant" not in k] + list(unexpected)
     if bad:
-        raise HwsqueezeError(f"{path}: does not fit model {model.arch}: {bad[:3]}...")
+        raise HwsqueezeError(f"{path} ({name}) does not fit model: missing/unexpected {bad[:3]}")
 
 
 def train(cfg: TrainConfig, resume: bool = True, progress: bool = True,

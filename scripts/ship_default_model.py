@@ -1,0 +1,61 @@
+"""Package a finished training run as the shipped default model.
+
+Usage: python scripts/ship_default_model.py FLOAT_RUN QAT_RUN
+Writes hwsqueeze/default_model/<model>-<quant>.pt (weights + config + metrics, no optimizer state)
+and metrics.json (float baseline and QAT results, wall times, weight storage).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from hwsqueeze.train import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
+
+
+def _summary(run: Path) -> dict:
+    m = json.loads((run / "metrics.json").read_text())
+    eps = m["epochs"]
+    return {"epochs": len(eps), "test_top1": eps[-1]["test_top1"], "test_top5": eps[-1]["test_top5"],
+            "best_test_top1": max(e["test_top1"] for e in eps),
+            "train_wall_s": round(sum(e["epoch_s"] for e in eps), 1),
+            "images_per_s": round(sum(e["images_per_s"] for e in eps) / len(eps), 1),
+            "config": m["config"]}
+
+
+def main(float_run: str, qat_run: str) -> None:
+    fl, qr = Path(float_run), Path(qat_run)
+    ck = load_checkpoint(qr / "final.pt")
+    shipped = {"model": ck["model"], "config": ck["config"], "epoch": ck["epoch"], "metrics": ck["metrics"],
+               "masks": ck.get("masks", {})}
+    save_checkpoint(DEFAULT_CHECKPOINT, shipped)
+    f, q = _summary(fl), _summary(qr)
+    from hwsqueeze.compress import weight_storage
+    from hwsqueeze.train import model_from_checkpoint
+
+    model, _ = model_from_checkpoint(DEFAULT_CHECKPOINT)
+    layers, bits, biases = {}, {}, 0
+    for name, mod in model.named_modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            biases += mod.num_features
+        if isinstance(mod, torch.nn.Conv2d):
+            qw = mod.quant_weight()
+            layers[name], bits[name] = qw.int().detach().numpy(), int(qw.bit_width)
+    storage = weight_storage(layers, biases, bits)["total"]
+    out = {"model": ck["config"]["model"], "quant": ck["config"]["quant"], "dataset": "CIFAR-10 (JPEG copy)",
+           "float_baseline": f, "qat": q,
+           "total_train_wall_s": round(f["train_wall_s"] + q["train_wall_s"], 1),
+           "weights": storage["weights"], "weight_bytes_dense": storage["dense_bytes"] - biases * 4.0,
+           "bias_values": biases}
+    p = DEFAULT_CHECKPOINT.parent / "metrics.json"
+    p.write_text(json.dumps(out, indent=1))
+    print(json.dumps({k: out[k] for k in ("model", "quant", "total_train_wall_s", "weight_bytes_dense")}
+                     | {"float_top1": f["test_top1"], "qat_top1": q["test_top1"]}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,108 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import run_cli
+from hwsqueeze.errors import HwsqueezeError
+from hwsqueeze.train import TrainConfig, load_checkpoint, model_from_checkpoint, save_checkpoint, train
+from hwsqueeze.train.loop import evaluate
+from hwsqueeze.data import load_dataset
+
+TINY = dict(data="generated:400", model="squeezenet-tiny-cifar10", batch_size=50, bf16=False)
+
+
+def _cfg(tmp_path, name, **kw):
+    return TrainConfig(out=str(tmp_path / name), **{**TINY, **kw})
+
+
+def test_training_lowers_the_loss(tmp_path):
+    s = train(_cfg(tmp_path, "a", quant="float", epochs=6, lr=0.1), progress=False, log=None)
+    losses = [e["train_loss"] for e in s["epochs"]]
+    assert losses[-1] < losses[0] - 0.2
+    assert s["epochs"][-1]["test_top1"] > 0.3  # the generated classes are learnable
+
+
+def test_resume_after_interruption_matches_unbroken_run(tmp_path):
+    straight = train(_cfg(tmp_path, "s", quant="float", epochs=2), progress=False, log=None)
+
+    def stop(rec):
+        if rec["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tmp_path, "r", quant="float", epochs=2), progress=False, log=None, on_epoch=stop)
+    ck = load_checkpoint(tmp_path / "r" / "last.pt")
+    assert ck["epoch"] == 1 and set(ck) >= {"model", "optimizer", "scheduler", "config", "metrics"}
+    resumed = train(_cfg(tmp_path, "r", quant="float", epochs=2), progress=False, log=None)
+    a = torch.load(tmp_path / "s" / "final.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "r" / "final.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert straight["epochs"][-1]["train_loss"] == resumed["epochs"][-1]["train_loss"]
+
+
+def test_qat_from_float_with_pruning(tmp_path):
+    train(_cfg(tmp_path, "f", quant="float", epochs=2), progress=False, log=None)
+    s = train(_cfg(tmp_path, "q", quant="w4a4", epochs=3, lr=0.02, init=str(tmp_path / "f" / "final.pt"),
+                   sparsity=0.5, prune_end=2), progress=False, log=None)
+    # reported sparsity counts all convs; conv1 and conv10 are not pruned
+    assert 0.35 < s["epochs"][-1]["sparsity"] < 0.5
+    model, ck = model_from_checkpoint(tmp_path / "q" / "final.pt")
+    inner = [m for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d) and n not in ("conv1", "conv10")]
+    for m in inner:  # every inner layer reached its target and the zeros survive quantization
+        assert float((m.weight == 0).float().mean()) == pytest.approx(0.5, abs=0.02)
+        assert float((m.quant_weight().int() == 0).float().mean()) >= 0.48
+    assert ck["config"]["quant_spec"]["weight_bits"] == 4
+
+
+def test_resume_refuses_a_different_run(tmp_path):
+    train(_cfg(tmp_path, "x", quant="float", epochs=1), progress=False, log=None)
+    with pytest.raises(HwsqueezeError, match="different run"):
+        train(_cfg(tmp_path, "x", quant="w4a4", epochs=1), progress=False, log=None)
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    p = tmp_path / "c.pt"
+    save_checkpoint(p, {"model": {}, "config": {"model": "x"}})
+    before = p.read_bytes()
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(RuntimeError):
+        save_checkpoint(p, {"model": {"w": torch.zeros(3)}, "config": {}})
+    assert p.read_bytes() == before
+    assert [f.name for f in tmp_path.iterdir()] == ["c.pt"]  # no temp file left behind
+
+
+def test_corrupt_and_foreign_checkpoints(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(HwsqueezeError, match="not a readable checkpoint"):
+        load_checkpoint(bad)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(HwsqueezeError, match="not an hwsqueeze checkpoint"):
+        load_checkpoint(other)
+    with pytest.raises(HwsqueezeError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_train_and_eval_cli(tmp_path):
+    out = tmp_path / "run"
+    r = run_cli("train", "--data", "generated:300", "--out", str(out), "--model", "squeezenet-tiny-cifar10",
+                "--quant", "w4a4", "--epochs", "1", "--batch-size", "50", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["epochs"] == 1
+    assert "epoch 1:" in r.stderr
+    plot = tmp_path / "cm.png"
+    r = run_cli("eval", "--data", "generated:100", "--checkpoint", str(out / "final.pt"), "--json", "--plot", str(plot))
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert set(res) >= {"top1", "top5", "n", "checkpoint"} and res["n"] == 100
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    # the JSON agrees with evaluating in-process
+    model, _ = model_from_checkpoint(out / "final.pt")
+    assert res["top1"] == evaluate(model, load_dataset("generated:100", "test"))["top1"]
