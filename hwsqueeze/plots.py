@@ -42,3 +42,26 @@ def confusion_matrix_png(pred: np.ndarray, labels: np.ndarray, classes: Sequence
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     tmp.replace(path)
+
+
+def estimates_png(layers: Sequence[dict], totals: dict, budget: dict, margin: float, path: Path, title: str = "") -> None:
+    """Per-layer cycles (throughput limit) and resources, with the board budget, written atomically."""
+    plt = _plt()
+    names = [d["name"] for d in layers]
+    x = np.arange(len(names))
+    fig, axes = plt.subplots(4, 1, figsize=(max(8.0, 0.22 * len(names)), 11), sharex=True)
+    axes[0].bar(x, [d["cycles"] for d in layers], color="tab:purple")
+    axes[0].set_ylabel("cycles / frame")
+    axes[0].set_title(title)
+    for ax, key, color in zip(axes[1:], ("lut", "bram18", "dsp"), ("tab:blue", "tab:orange", "tab:green")):
+        ax.bar(x, [d[key] for d in layers], color=color)
+        ax.set_ylabel(key.upper())
+        ax.text(1.0, 1.02, f"total {totals[key]:,} of {budget[key]:,} ({totals[key] / max(1, budget[key]):.0%}, "
+                f"margin {margin:.0%})", transform=ax.transAxes, ha="right", fontsize=8)
+    axes[-1].set_xticks(x)
+    axes[-1].set_xticklabels(names, rotation=90, fontsize=6)
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)

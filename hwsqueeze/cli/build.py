@@ -1,0 +1,93 @@
+"""`hwsqueeze build` and `hwsqueeze boards`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from ..errors import HwsqueezeError
+
+
+def _fps(value: str):
+    if value == "auto":
+        return "auto"
+    try:
+        fps = float(value)
+    except ValueError:
+        raise HwsqueezeError(f"--target-fps must be a number or 'auto', not {value!r}") from None
+    if not fps > 0:
+        raise HwsqueezeError(f"--target-fps must be positive, not {value}")
+    return fps
+
+
+@click.command()
+@click.option("--board", "board_name", default="pynq-z2", show_default=True, help="See `hwsqueeze boards`.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Trained checkpoint (default: the shipped model).")
+@click.option("--model", "model_name", default=None,
+              help="Build an untrained registry model instead (e.g. squeezenet1_1-imagenet), for estimates.")
+@click.option("--target-fps", default="auto", show_default=True,
+              help="Frames/s to fold for, or 'auto' = the fastest design that fits the board.")
+@click.option("--margin", type=click.FloatRange(0.1, 1.0), default=0.85, show_default=True,
+              help="Fraction of the board's LUT and BRAM18 a design may use.")
+@click.option("--no-dsp", is_flag=True, help="Keep all MVAU multipliers in LUTs.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Build directory (default: build/<board>).")
+@click.option("--from-step", default=None, help="Resume from this step (see --list-steps).")
+@click.option("--estimate-only", is_flag=True, help="Stop after the estimates (no code generation).")
+@click.option("--require-bitstream", is_flag=True, help="Fail (exit 4) if no bitstream can be built here.")
+@click.option("--list-steps", is_flag=True, help="Print the build steps and exit.")
+@click.option("--quiet", is_flag=True)
+def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str], target_fps: str, margin: float,
+          no_dsp: bool, out_dir: Optional[str], from_step: Optional[str], estimate_only: bool,
+          require_bitstream: bool, list_steps: bool, quiet: bool) -> None:
+    """Compile a trained model with FINN+ into a dataflow accelerator for a board.
+
+    Every stage up to HLS/RTL code generation and the deploy package runs on any machine; IP
+    generation, FIFO sizing and the bitstream need vitis_hls and vivado on PATH.
+    """
+    from ..compile.steps import STEPS, BuildConfig, run_build
+
+    if list_steps:
+        for i, (name, fn, tools) in enumerate(STEPS):
+            doc = (fn.__doc__ or "").strip().splitlines()[0]
+            click.echo(f"{i:02d} {name:20s} {'[vivado] ' if tools else ''}{doc}")
+        return
+    from ..compile.boards import load_board
+
+    board = load_board(board_name)
+    fps = _fps(target_fps)
+    if checkpoint and not Path(checkpoint).is_file():
+        raise HwsqueezeError(f"checkpoint not found: {checkpoint}")
+    out = Path(out_dir) if out_dir else Path("build") / board.name
+    log = (lambda s: None) if quiet else (lambda s: click.echo(s))
+    cfg = BuildConfig(board=board, out_dir=out, checkpoint=Path(checkpoint) if checkpoint else None,
+                      model_name=model_name, target_fps=fps, margin=margin, use_dsps=not no_dsp,
+                      estimate_only=estimate_only, require_bitstream=require_bitstream, from_step=from_step, log=log)
+    res = run_build(cfg)
+    est = res.summary.get("estimate") or {}
+    click.echo(f"build {res.status}: {res.out_dir}")
+    if est:
+        click.echo(f"  estimate: {est['fps']:,.0f} FPS, {'fits' if est['fits'] else 'does not fit'} {board.name} "
+                   f"(report: {res.out_dir / 'estimates.md'})")
+    if res.message:
+        click.echo(f"  {res.message}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def boards(as_json: bool) -> None:
+    """List the supported boards and their resources."""
+    from ..compile.boards import list_boards
+
+    bs = list_boards()
+    if as_json:
+        click.echo(json.dumps([b.__dict__ for b in bs], indent=1))
+        return
+    click.echo(f"{'board':12s} {'part':24s} {'MHz':>5s} {'LUT':>8s} {'FF':>8s} {'BRAM18':>7s} {'DSP':>6s} {'LUTRAM':>7s}")
+    for b in bs:
+        r = b.resources
+        click.echo(f"{b.name:12s} {b.part:24s} {b.clock_mhz:5g} {r['lut']:8,} {r['ff']:8,} {r['bram18']:7,} "
+                   f"{r['dsp']:6,} {r['lutram']:7,}")

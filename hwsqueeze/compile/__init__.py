@@ -1,0 +1,1 @@
+"""Compile stage: QONNX -> FINN+ dataflow accelerator (steps.py lists the build steps)."""

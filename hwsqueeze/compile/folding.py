@@ -1,0 +1,161 @@
+"""Folding (PE/SIMD per layer) for a target FPS, and the search for the fastest design that fits.
+
+``fold(model, board, fps)`` uses FINN+'s ``SetFolding`` (smallest parallelism per layer that
+meets the cycle target), then spends the board's DSPs where they save the most LUTs: MVAUs are
+switched from LUT to DSP multipliers in order of LUTs saved per DSP, while the DSP total stays
+within budget. ``auto_fold`` searches (bisection on FPS) for the highest FPS whose estimate —
+including FIFOs, width converters, DMAs and the shell, see ``estimates`` — fits the margin.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+
+from ..errors import HwsqueezeError
+from .boards import Board
+from .estimates import Estimate, estimate
+
+__all__ = ["FoldResult", "fold", "auto_fold", "max_fps", "no_fit_message", "MVAU_WWIDTH_MAX"]
+
+# FINN's default (36) caps SIMD x weight bits per PE at one BRAM word; wider weight streams are
+# fine for our 4-bit layers (they split over several BRAMs) and are needed above ~1,000 FPS.
+MVAU_WWIDTH_MAX = 1024
+
+
+@dataclass
+class FoldResult:
+    model: ModelWrapper
+    estimate: Estimate
+    target_fps: float
+    dsp_layers: List[str]
+    lutram_layers: List[str]
+
+
+def _mvau_nodes(model: ModelWrapper):
+    return [n for n in model.graph.node if n.op_type == "MVAU_hls"]
+
+
+def _use_dsps(model: ModelWrapper, board: Board, dsp_budget: int) -> List[str]:
+    """Move MVAU_hls multipliers to DSPs, best LUT saving per DSP first, within ``dsp_budget``."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    part = board.part
+    used = sum(int(getCustomOp(n).dsp_estimation(part)) for n in model.graph.node)
+    gains: List[Tuple[float, int, int, object]] = []
+    for n in _mvau_nodes(model):
+        op = getCustomOp(n)
+        op.set_nodeattr("resType", "lut")
+        lut0, dsp0 = op.lut_estimation(part), op.dsp_estimation(part)
+        op.set_nodeattr("resType", "dsp")
+        lut1, dsp1 = op.lut_estimation(part), op.dsp_estimation(part)
+        op.set_nodeattr("resType", "lut")
+        if dsp1 > dsp0 and lut0 > lut1:
+            gains.append(((lut0 - lut1) / (dsp1 - dsp0), dsp1 - dsp0, lut0 - lut1, n))
+    chosen = []
+    for _, extra, _, n in sorted(gains, key=lambda g: -g[0]):
+        if used + extra <= dsp_budget:
+            getCustomOp(n).set_nodeattr("resType", "dsp")
+            used += extra
+            chosen.append(n.name)
+    return chosen
+
+
+def _use_lutram(model: ModelWrapper, board: Board, est: Estimate, margin: float) -> List[str]:
+    """Move decoupled MVAU weight memories from BRAM to LUTRAM, most BRAM saved per LUT first,
+    until BRAM18 is within the margin or the LUT budget would be exceeded."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    part = board.part
+    bram, lut = est.totals["bram18"], est.totals["lut"]
+    bram_target, lut_budget = margin * board.resources["bram18"], margin * board.resources["lut"]
+    cands = []
+    for n in model.graph.node:
+        if not n.op_type.startswith("MVAU"):
+            continue
+        op = getCustomOp(n)
+        if op.get_nodeattr("mem_mode") != "internal_decoupled" or op.get_nodeattr("ram_style") == "distributed":
+            continue
+        b0, l0 = op.bram_estimation(part), op.lut_estimation(part)
+        style = op.get_nodeattr("ram_style")
+        op.set_nodeattr("ram_style", "distributed")
+        b1, l1 = op.bram_estimation(part), op.lut_estimation(part)
+        op.set_nodeattr("ram_style", style)
+        if b0 > b1:
+            cands.append(((b0 - b1) / max(1, l1 - l0), b0 - b1, l1 - l0, n))
+    moved = []
+    for _, saved, cost, n in sorted(cands, key=lambda c: -c[0]):
+        if bram <= bram_target:
+            break
+        if lut + cost <= lut_budget:
+            getCustomOp(n).set_nodeattr("ram_style", "distributed")
+            bram, lut = bram - saved, lut + cost
+            moved.append(n.name)
+    return moved
+
+
+def fold(model: ModelWrapper, board: Board, fps: float, margin: float = 0.85, use_dsps: bool = True) -> FoldResult:
+    """Fold a copy of ``model`` for ``fps`` on ``board`` and estimate it."""
+    from finn.transformation.fpgadataflow.set_folding import SetFolding
+
+    target_cycles = max(1, int(board.clock_mhz * 1e6 / fps))
+    m = ModelWrapper(copy.deepcopy(model.model))
+    m = m.transform(SetFolding(target_cycles_per_frame=target_cycles, mvau_wwidth_max=MVAU_WWIDTH_MAX,
+                               two_pass_relaxation=True))
+    dsp_layers = _use_dsps(m, board, int(board.resources["dsp"] * margin)) if use_dsps else []
+    est = estimate(m, board, margin)
+    lutram_layers = _use_lutram(m, board, est, margin) if not est.fits else []
+    if lutram_layers:
+        est = estimate(m, board, margin)
+    return FoldResult(model=m, estimate=est, target_fps=fps, dsp_layers=dsp_layers, lutram_layers=lutram_layers)
+
+
+def max_fps(model: ModelWrapper, board: Board) -> float:
+    """FPS with every layer fully unfolded (the ceiling of what folding can reach)."""
+    return fold(model, board, board.clock_mhz * 1e6, use_dsps=False).estimate.fps
+
+
+def auto_fold(model: ModelWrapper, board: Board, margin: float = 0.85, use_dsps: bool = True,
+              progress: Optional[Callable[[str], None]] = None) -> FoldResult:
+    """The highest-FPS folding whose estimate fits ``board`` within ``margin``.
+
+    Resources are not monotonic in the target (FINN picks divisors, and BRAM packing jumps), so
+    this scans a geometric grid of targets up to the fully-unfolded ceiling, then refines
+    between the best fitting target and the next grid point.
+    """
+    say = progress or (lambda s: None)
+    floor = fold(model, board, 1.0, margin, use_dsps)
+    if not floor.estimate.fits:
+        raise HwsqueezeError(no_fit_message(floor.estimate, board), exit_code=3)
+    ceiling = max_fps(model, board)
+    grid = list(np.geomspace(max(1.0, floor.estimate.fps), ceiling, 20))
+    best, best_i = floor, -1
+    for i, fps in enumerate(grid):
+        res = fold(model, board, float(fps), margin, use_dsps)
+        say(_line(res))
+        if res.estimate.fits and res.estimate.fps > best.estimate.fps:
+            best, best_i = res, i
+    if 0 <= best_i < len(grid) - 1:
+        for fps in np.linspace(grid[best_i], grid[best_i + 1], 6)[1:-1]:
+            res = fold(model, board, float(fps), margin, use_dsps)
+            say(_line(res))
+            if res.estimate.fits and res.estimate.fps > best.estimate.fps:
+                best = res
+    return best
+
+
+def _line(res: FoldResult) -> str:
+    e = res.estimate
+    return (f"target {res.target_fps:,.0f} FPS -> est. {e.fps:,.0f} FPS, LUT {e.totals['lut']:,}, "
+            f"BRAM18 {e.totals['bram18']}, DSP {e.totals['dsp']}: {'fits' if e.fits else 'does not fit'}")
+
+
+def no_fit_message(est: Estimate, board: Board) -> str:
+    rows = sorted(est.layers, key=lambda e: -(e.lut / max(1, board.resources["lut"])
+                                             + e.bram18 / max(1, board.resources["bram18"])))[:8]
+    table = "; ".join(f"{e.name} LUT {e.lut} BRAM18 {e.bram18} DSP {e.dsp}" for e in rows)
+    return (f"the model does not fit {board.name} even fully folded ({', '.join(est.limits)}); "
+            f"largest layers: {table}")

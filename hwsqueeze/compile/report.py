@@ -1,0 +1,57 @@
+"""Estimate reports: estimates.json (machines), estimates.md (people), estimates.png (eyes)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+from .boards import Board
+from .estimates import IODMA_OVERHEAD, SHELL_OVERHEAD, Estimate
+
+__all__ = ["write_reports"]
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_reports(est: Estimate, board: Board, out_dir: Path, extra: Optional[dict] = None) -> None:
+    """Write the three reports into ``out_dir`` (each atomically)."""
+    from ..plots import estimates_png
+
+    d = est.to_dict()
+    d.update({"board": board.name, "part": board.part, **(extra or {})})
+    _write(out_dir / "estimates.json", json.dumps(d, indent=1, default=str))
+    _write(out_dir / "estimates.md", _markdown(est, board, extra or {}))
+    estimates_png(d["layers"], est.totals, est.budget, est.margin, out_dir / "estimates.png",
+                  title=f"{board.name}: {est.fps:,.0f} FPS at {est.clock_mhz:g} MHz (bottleneck {est.bottleneck})")
+
+
+def _markdown(est: Estimate, board: Board, extra: dict) -> str:
+    t, b = est.totals, est.budget
+    pct = lambda k: f"{t[k] / max(1, b[k]):.0%}"  # noqa: E731
+    lines = [f"# Estimates: {board.description}", "",
+             f"- **{est.fps:,.0f} FPS** at {est.clock_mhz:g} MHz; latency {est.latency_ms:.2f} ms (pessimistic: "
+             f"sum of layer cycles on the critical path); bottleneck {est.bottleneck}",
+             f"- **{'fits' if est.fits else 'does NOT fit'}** the budget with a {est.margin:.0%} margin on LUT and BRAM18"
+             + ("" if est.fits else f": {'; '.join(est.limits)}"),
+             f"- totals: LUT {t['lut']:,} / {b['lut']:,} ({pct('lut')}), BRAM18 {t['bram18']} / {b['bram18']} "
+             f"({pct('bram18')}), DSP {t['dsp']} / {b['dsp']} ({pct('dsp')})",
+             f"- folding target: {(extra.get('folding') or {}).get('target_fps')} FPS; MVAUs on DSPs: "
+             f"{', '.join((extra.get('folding') or {}).get('dsp_layers') or []) or 'none'}", "",
+             "## Beyond the layers", "", "| part | LUT | BRAM18 | DSP | how estimated |", "|---|---|---|---|---|"]
+    how = {"width_converters": "FINN's InsertDWC on a copy + FINN's estimates",
+           "fifos": "depth-32 SRL FIFO per stream + fork/join balancing FIFOs sized to the 3x3 window fill",
+           "dmas": f"2 IODMAs x {IODMA_OVERHEAD['lut']} LUT, {IODMA_OVERHEAD['bram18']} BRAM18 (assumed)",
+           "shell": f"AXI interconnect, reset, PS wrapper: {SHELL_OVERHEAD['lut']} LUT (assumed)"}
+    for k, v in est.overhead.items():
+        lines.append(f"| {k} | {v['lut']:,} | {v['bram18']} | {v['dsp']} | {how.get(k, '')} |")
+    lines += ["", "## Layers", "", "| layer | op | folding | cycles | LUT | BRAM18 | DSP |", "|---|---|---|---|---|---|---|"]
+    for e in est.layers:
+        fold = ", ".join(f"{k}={v}" for k, v in e.folding.items() if k in ("PE", "SIMD", "resType"))
+        lines.append(f"| {e.name} | {e.op} | {fold} | {e.cycles:,} | {e.lut:,} | {e.bram18} | {e.dsp} |")
+    lines += ["", "These are FINN+'s analytical estimates; only Vivado synthesis gives real numbers.", ""]
+    return "\n".join(lines)

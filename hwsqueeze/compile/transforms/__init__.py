@@ -1,0 +1,1 @@
+"""One qonnx-style graph pass per module: ``apply(model) -> (model, changed)``."""
