@@ -28,6 +28,8 @@ def _fps(value: str):
               help="Trained checkpoint (default: the shipped model).")
 @click.option("--model", "model_name", default=None,
               help="Build an untrained registry model instead (e.g. squeezenet1_1-imagenet), for estimates.")
+@click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False), default=None,
+              help="Start from an existing QONNX export (uint8 NCHW image input) instead of a checkpoint.")
 @click.option("--target-fps", default="auto", show_default=True,
               help="Frames/s to fold for, or 'auto' = the fastest design that fits the board.")
 @click.option("--margin", type=click.FloatRange(0.1, 1.0), default=0.85, show_default=True,
@@ -40,7 +42,7 @@ def _fps(value: str):
 @click.option("--require-bitstream", is_flag=True, help="Fail (exit 4) if no bitstream can be built here.")
 @click.option("--list-steps", is_flag=True, help="Print the build steps and exit.")
 @click.option("--quiet", is_flag=True)
-def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str], target_fps: str, margin: float,
+def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str], onnx_path: Optional[str], target_fps: str, margin: float,
           no_dsp: bool, out_dir: Optional[str], from_step: Optional[str], estimate_only: bool,
           require_bitstream: bool, list_steps: bool, quiet: bool) -> None:
     """Compile a trained model with FINN+ into a dataflow accelerator for a board.
@@ -61,10 +63,14 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
     fps = _fps(target_fps)
     if checkpoint and not Path(checkpoint).is_file():
         raise HwsqueezeError(f"checkpoint not found: {checkpoint}")
+    if onnx_path and not Path(onnx_path).is_file():
+        raise HwsqueezeError(f"ONNX file not found: {onnx_path}")
+    if sum(x is not None for x in (checkpoint, model_name, onnx_path)) > 1:
+        raise HwsqueezeError("give at most one of --checkpoint, --model, --onnx")
     out = Path(out_dir) if out_dir else Path("build") / board.name
     log = (lambda s: None) if quiet else (lambda s: click.echo(s))
     cfg = BuildConfig(board=board, out_dir=out, checkpoint=Path(checkpoint) if checkpoint else None,
-                      model_name=model_name, target_fps=fps, margin=margin, use_dsps=not no_dsp,
+                      model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps, margin=margin, use_dsps=not no_dsp,
                       estimate_only=estimate_only, require_bitstream=require_bitstream, from_step=from_step, log=log)
     res = run_build(cfg)
     est = res.summary.get("estimate") or {}

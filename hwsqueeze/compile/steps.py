@@ -38,6 +38,7 @@ class BuildConfig:
     out_dir: Path
     checkpoint: Optional[Path] = None  # None: the shipped default model (unless model_name)
     model_name: Optional[str] = None  # build an untrained registry model instead
+    onnx: Optional[Path] = None  # or start from an existing QONNX export
     target_fps: Union[float, str] = "auto"
     margin: float = 0.85
     use_dsps: bool = True
@@ -103,11 +104,15 @@ def _execute(model, images: np.ndarray) -> np.ndarray:
 # the graph is integer arithmetic against integer thresholds. A pre-activation that lands within
 # one float32 ulp of a threshold can round the other way in the float model (measured: 1 of
 # 65,536 conv1 activations in 1 of 4 sample images, level 1 vs 2 at an exact integer tie, which
-# moved that image's logits by 0.58). So against the export, at least 3/4 of the images must match
-# to float precision (a wrong weight layout or scale breaks all of them); every later stage must
-# reproduce the streamlined model's outputs exactly, on every image.
+# moved that image's logits by 0.58; an untrained ImageNet net, whose activations sit on ties
+# far more often, shows a few flips per layer and 0.4 % logit differences on every image). So
+# against the export an image agrees if it matches to float precision, or has the same top-1
+# and differs by at most 2 % of its logit range; at least 3/4 of the images must agree (a wrong
+# weight layout or scale breaks all of them). Every later stage must reproduce the streamlined
+# model's outputs exactly, on every image.
 _EXACT_TOL = 1e-5
 _EXPORT_MIN_MATCH = 0.75
+_EXPORT_NEAR = 0.02
 
 
 def _generic_copy(model):
@@ -137,7 +142,11 @@ def _check(ctx: _Ctx, stage: str, model, scale: float = 1.0) -> dict:
     against = "the QONNX export" if vs_export else "the streamlined model"
     got = _execute(model, images) * scale
     tol = _EXACT_TOL * max(1.0, float(np.abs(ref).max()))
-    matching = np.abs(got - ref).max(1) <= tol
+    diff = np.abs(got - ref).max(1)
+    matching = diff <= tol
+    if vs_export:
+        near = (diff <= _EXPORT_NEAR * np.ptp(ref, axis=1)) & (got.argmax(1) == ref.argmax(1))
+        matching = matching | near
     need = int(np.ceil(_EXPORT_MIN_MATCH * len(images))) if vs_export else len(images)
     rec = {"stage": stage, "against": against, "n": int(len(images)), "matching": int(matching.sum()),
            "required": need, "max_abs_diff": float(np.abs(got - ref).max()), "tolerance": tol,
@@ -151,8 +160,10 @@ def _check(ctx: _Ctx, stage: str, model, scale: float = 1.0) -> dict:
     if stage == "streamline":
         np.save(integer_ref, got)
     odd = len(images) - int(matching.sum())
-    ctx.cfg.log(f"  check {stage}: {int(matching.sum())}/{len(images)} images match {against} exactly"
-                + (f" ({odd} differ by threshold-boundary float rounding, allowed)" if odd else ""))
+    exact = int((diff <= tol).sum())
+    ctx.cfg.log(f"  check {stage}: {exact}/{len(images)} images match {against} exactly"
+                + (f", {int(matching.sum()) - exact} within threshold-boundary rounding" if int(matching.sum()) > exact else "")
+                + (f", {odd} differ (allowed: threshold-boundary flips)" if odd else ""))
     return rec
 
 
@@ -183,18 +194,44 @@ def _load_source_model(cfg: BuildConfig):
 
 
 # --------------------------------------------------------------------------- steps
+def _import_onnx(ctx: _Ctx, src: Path, out: Path):
+    """Use a QONNX file exported elsewhere (checked loadable, NCHW image input)."""
+    import onnx
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    try:
+        m = ModelWrapper(onnx.load(str(src)))
+        onnx.checker.check_model(m.model)
+        shape = m.get_tensor_shape(m.graph.input[0].name)
+    except Exception as e:  # protobuf raises several types for a corrupt file
+        raise HwsqueezeError(f"{src} is not a valid ONNX model ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})") from None
+    if shape is None or len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3]:
+        raise HwsqueezeError(f"{src}: expected one NCHW image input (1, 3, S, S), got {shape}")
+    shutil.copy(src, out)
+    ctx.state["source"] = {"onnx": str(src), "model": Path(src).stem, "quant": None, "trained": None}
+    return int(shape[2])
+
+
 def step_export(ctx: _Ctx, _model):
     """Brevitas -> QONNX, checked against Brevitas; saves the verification images and logits."""
     from ..export import export_qonnx, qonnx_logits, sample_images
 
+    out = ctx.path("intermediate", "00_export.onnx")
+    ctx.path("verify").mkdir(exist_ok=True)
+    if ctx.cfg.onnx is not None:
+        size = _import_onnx(ctx, Path(ctx.cfg.onnx), out)
+        images = sample_images(ctx.cfg.verify_n, size, seed=1)
+        np.save(ctx.path("verify", "input.npy"), images)
+        np.save(ctx.path("verify", "expected_logits.npy"), qonnx_logits(out, images).astype(np.float64))
+        from qonnx.core.modelwrapper import ModelWrapper
+
+        return ModelWrapper(str(out))
     model, info = _load_source_model(ctx.cfg)
     ctx.state["source"] = info
     size = model.arch.input_size
     images = sample_images(ctx.cfg.verify_n, size, seed=1)
-    out = ctx.path("intermediate", "00_export.onnx")
     check = export_qonnx(model, out, check_images=images)
     ctx.state["checks"] = {"export": {"stage": "export", **check.to_dict()}}
-    ctx.path("verify").mkdir(exist_ok=True)
     np.save(ctx.path("verify", "input.npy"), images)
     np.save(ctx.path("verify", "expected_logits.npy"), qonnx_logits(out, images).astype(np.float64))
     from qonnx.core.modelwrapper import ModelWrapper

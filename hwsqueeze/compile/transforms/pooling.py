@@ -21,45 +21,31 @@ def _ceil_extra(size: int, k: int, s: int, pad: int) -> int:
 
 
 class MaxPoolCeilToPad(Transformation):
-    """``MaxPool(ceil_mode=1)`` -> zero ``Pad`` at bottom/right + floor-mode ``MaxPool``.
+    """``MaxPool(ceil_mode=1)`` -> floor-mode ``MaxPool`` with extra bottom/right ``pads``.
 
-    FINN's InferPool silently ignores ``ceil_mode`` (wrong output shape). Padding with zeros
-    is exact only when the pooled values are >= 0 (they come from unsigned activations), so
-    the pass requires an annotated unsigned input datatype and refuses otherwise.
+    FINN's InferPool silently ignores ``ceil_mode`` (wrong output shape). Explicit end padding
+    gives the same windows: ONNX pads a max pool with -inf, and FINN's hardware pads with the
+    input datatype's minimum, so the padded values never win and the result is exact for any
+    input (torchvision's SqueezeNet pools use ceil mode).
     """
 
     def apply(self, model: ModelWrapper) -> Tuple[ModelWrapper, bool]:
         changed = False
-        for idx, node in enumerate(list(model.graph.node)):
+        for node in model.graph.node:
             if node.op_type != "MaxPool":
                 continue
             attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
             if not attrs.get("ceil_mode", 0):
                 continue
-            dt = model.get_tensor_datatype(node.input[0])
-            if dt.min() < 0:
-                raise ValueError(f"{node.name}: ceil_mode max pool on signed input {dt.name} cannot be "
-                                 "padded exactly with zeros")
-            k, s = attrs["kernel_shape"], attrs.get("strides", [1, 1])
+            k, st = list(attrs["kernel_shape"]), list(attrs.get("strides", [1, 1]))
             pads = list(attrs.get("pads", [0, 0, 0, 0]))
             shape = model.get_tensor_shape(node.input[0])  # NCHW
-            extra = [_ceil_extra(shape[2 + i], k[i], s[i], pads[i]) for i in range(2)]
-            padded = model.make_new_valueinfo_name()
-            pad_init = model.make_new_valueinfo_name()
-            onnx_pads = [0, 0, pads[0], pads[1], 0, 0, pads[2] + extra[0], pads[3] + extra[1]]
-            model.set_initializer(pad_init, np.asarray(onnx_pads, dtype=np.int64))
-            pad = helper.make_node("Pad", [node.input[0], pad_init], [padded], mode="constant")
-            model.graph.node.insert(list(model.graph.node).index(node), pad)
-            node.input[0] = padded
-            for a in node.attribute:
-                if a.name == "ceil_mode":
-                    a.i = 0
-                elif a.name == "pads":
-                    del a.ints[:]
-                    a.ints.extend([0, 0, 0, 0])
-            n, c, h, w = shape
-            model.set_tensor_shape(padded, [n, c, h + onnx_pads[2] + onnx_pads[6], w + onnx_pads[3] + onnx_pads[7]])
-            model.set_tensor_datatype(padded, dt)
+            extra = [_ceil_extra(shape[2 + i], k[i], st[i], pads[i]) for i in range(2)]
+            new_pads = [pads[0], pads[1], pads[2] + extra[0], pads[3] + extra[1]]
+            keep = [a for a in node.attribute if a.name not in ("ceil_mode", "pads")]
+            del node.attribute[:]
+            node.attribute.extend(keep)
+            node.attribute.append(helper.make_attribute("pads", new_pads))
             changed = True
         return model, changed
 
