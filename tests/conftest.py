@@ -30,3 +30,18 @@ def image_folder(tmp_path) -> Path:
     from helpers import write_image_folder
 
     return write_image_folder(tmp_path / "imgs")
+
+
+@pytest.fixture(scope="session")
+def built_deploy(tmp_path_factory) -> Path:
+    """A deploy package of the shipped default model, built once per test session (no Vivado:
+    emulated board). Set HWSQUEEZE_DEPLOY to test an existing package instead."""
+    env = os.environ.get("HWSQUEEZE_DEPLOY")
+    if env:
+        return Path(env)
+    from helpers import run_cli
+
+    out = tmp_path_factory.mktemp("default-build")
+    res = run_cli("build", "--board", "pynq-z2", "--out", str(out), "--quiet", timeout=1200)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return out / "deploy"

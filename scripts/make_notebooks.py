@@ -1,0 +1,166 @@
+"""Write notebooks/*.ipynb (without outputs) from the cell sources below.
+
+The notebooks are generated so that they stay reviewable as Python here and identical in
+structure; run `python scripts/make_notebooks.py` after editing and commit the .ipynb files.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SETUP = '''# Find the deploy package and its numpy-only runtime: next to this notebook on the board,
+# or build/pynq-z2/deploy in a hwsqueeze checkout; HWSQUEEZE_DEPLOY overrides both.
+import json, os, sys, time
+from pathlib import Path
+import numpy as np
+
+def find_deploy() -> Path:
+    env = os.environ.get("HWSQUEEZE_DEPLOY")
+    candidates = [Path(env)] if env else [Path.cwd().parent, Path.cwd(), Path.cwd().parent / "build" / "pynq-z2" / "deploy"]
+    for c in candidates:
+        if (c / "deploy.json").is_file():
+            return c.resolve()
+    raise FileNotFoundError("no deploy package found: run `make build` or set HWSQUEEZE_DEPLOY")
+
+DEPLOY = find_deploy()
+if (DEPLOY / "hwsqueeze").is_dir() and str(DEPLOY) not in sys.path:
+    sys.path.insert(0, str(DEPLOY))
+from hwsqueeze.runtime import Accelerator
+from hwsqueeze.reference import Reference
+
+META = json.loads((DEPLOY / "deploy.json").read_text())
+acc = Accelerator.open(DEPLOY)  # the real board when pynq finds one, else the emulated board
+print(f"running on: {acc.target.upper()} ({'PYNQ overlay ' + str(META['bitfile']) if acc.target == 'board' else 'register-level emulation, compute = bit-exact reference'})")
+print(f"model {META['model']} ({META['quant']}) for {META['board']}, input {META['input']['shape_normal']} {META['input']['dtype']}, "
+      f"output {META['output']['shape_normal']} {META['output']['dtype']} x {META['output']['scale']:.4g}")'''
+
+CLASSIFY = [
+    new_markdown_cell("# 01 — Classify images on the accelerator\n\nLoads the deploy package, classifies the "
+                      "shipped sample images and shows each with its top-5 classes. The last cell classifies an "
+                      "image file of your own."),
+    new_code_cell(SETUP),
+    new_code_cell('''import matplotlib.pyplot as plt
+CLASSES = META.get("classes") or [str(i) for i in range(META["output"]["shape_normal"][-1])]
+images = np.load(DEPLOY / "samples" / "images.npy")[:6]
+top, scores = acc.classify(images, k=5)
+fig, axes = plt.subplots(2, len(images), figsize=(2.6 * len(images), 5))
+for i, img in enumerate(images):
+    axes[0, i].imshow(img); axes[0, i].axis("off")
+    axes[0, i].set_title(CLASSES[top[i][0]], fontsize=9)
+    axes[1, i].barh([CLASSES[j] for j in top[i]][::-1], np.asarray(scores[i])[::-1], color="tab:blue")
+    axes[1, i].tick_params(labelsize=7)
+fig.tight_layout(); plt.show()
+for i in range(len(images)):
+    print(i, ", ".join(f"{CLASSES[j]} {s:.2f}" for j, s in zip(top[i], scores[i])))'''),
+    new_markdown_cell("## Your own image\n\nSet `MY_IMAGE` to a .jpg/.png path. It is resized to the model's input "
+                      "size (center crop, then resize). Left as `None`, a sample is written to a PNG and used, so the "
+                      "cell always shows the full path from file to classes."),
+    new_code_cell('''MY_IMAGE = None  # e.g. "/home/xilinx/cat.jpg"
+from PIL import Image
+size = META["input"]["shape_normal"][1]
+if MY_IMAGE is None:
+    import tempfile
+    MY_IMAGE = os.path.join(tempfile.mkdtemp(), "sample.png")
+    Image.fromarray(np.load(DEPLOY / "samples" / "images.npy")[0]).save(MY_IMAGE)
+im = Image.open(MY_IMAGE).convert("RGB")
+side = min(im.size)
+im = im.crop(((im.width - side) // 2, (im.height - side) // 2, (im.width + side) // 2, (im.height + side) // 2))
+x = np.asarray(im.resize((size, size), Image.BILINEAR), dtype=np.uint8)[None]
+top, scores = acc.classify(x, k=5)
+plt.figure(figsize=(6, 2.5))
+plt.subplot(1, 2, 1); plt.imshow(x[0]); plt.axis("off"); plt.title(os.path.basename(MY_IMAGE))
+plt.subplot(1, 2, 2); plt.barh([CLASSES[j] for j in top[0]][::-1], np.asarray(scores[0])[::-1]); plt.tight_layout(); plt.show()
+print("top-5:", ", ".join(CLASSES[j] for j in top[0]))'''),
+]
+
+VERIFY = [
+    new_markdown_cell("# 02 — Hardware vs the bit-exact reference\n\nRuns images through the accelerator and the "
+                      "numpy reference engine and compares the integer outputs bit for bit. Uses the shipped "
+                      "samples, or a labelled dataset when `HWSQUEEZE_DATA` points at one (e.g. the CIFAR-10 "
+                      "test set as an image folder, .tar.gz or the python batches; needs the full hwsqueeze "
+                      "package on the host)."),
+    new_code_cell(SETUP),
+    new_code_cell('''ref = Reference.from_deploy(DEPLOY)
+DATA = os.environ.get("HWSQUEEZE_DATA")
+N = int(os.environ.get("HWSQUEEZE_N", "500"))
+labels = None
+if DATA:
+    from hwsqueeze.data import load_dataset  # host only: decodes image folders / archives
+    ds = load_dataset(DATA, "test")
+    images, labels = ds.images[:N], ds.labels[:N]
+    source = f"{DATA} (first {len(images)} test images)"
+else:
+    images = np.load(DEPLOY / "samples" / "images.npy")
+    source = f"{len(images)} shipped sample images"
+hw = np.concatenate([np.asarray(acc.run(images[i:i + 100])).reshape(len(images[i:i + 100]), -1) for i in range(0, len(images), 100)])
+sw = np.asarray(ref.run(images)).reshape(len(images), -1)
+bad = np.flatnonzero((hw != sw).any(axis=1))
+print(f"{source}: {len(images) - len(bad)}/{len(images)} bit-exact matches, {len(bad)} mismatches")'''),
+    new_code_cell('''if len(bad):
+    print(f"{'image':>6} {'max |diff|':>10}  hw top-1  sw top-1")
+    for i in bad[:20]:
+        print(f"{i:6d} {int(np.abs(hw[i].astype(np.int64) - sw[i]).max()):10d}  {hw[i].argmax():8d}  {sw[i].argmax():8d}")
+else:
+    print("no mismatches")
+if labels is not None:
+    print(f"accuracy: hardware {(hw.argmax(1) == labels).mean():.2%}, reference {(sw.argmax(1) == labels).mean():.2%}")
+else:
+    print(f"top-1 agreement hardware vs reference: {(hw.argmax(1) == sw.argmax(1)).mean():.2%} (samples carry no labels)")'''),
+]
+
+THROUGHPUT = [
+    new_markdown_cell("# 03 — Throughput and latency\n\nFPS and latency against batch size, where the time goes "
+                      "(pack, transfer + compute, unpack), and the board CPU running the reference for comparison. "
+                      "On the emulated board the 'hardware' time is the CPU reference, so only the real board "
+                      "gives meaningful accelerator figures."),
+    new_code_cell(SETUP),
+    new_code_cell('''import matplotlib.pyplot as plt
+BATCHES = [1, 2, 4, 8, 16, 32, 64]
+rows = acc.benchmark(batch_sizes=BATCHES, repeats=3)
+print(f"{'batch':>5} {'FPS':>9} {'latency ms':>10}  split (ms/batch)")
+for r in rows:
+    split = ", ".join(f"{k} {v:.2f}" for k, v in r["split_ms"].items())
+    print(f"{r['batch']:5d} {r['fps']:9.1f} {r['latency_ms']:10.2f}  {split}")
+fig, ax = plt.subplots(1, 3, figsize=(13, 3.5))
+ax[0].plot([r["batch"] for r in rows], [r["fps"] for r in rows], "o-"); ax[0].set_xscale("log", base=2)
+ax[0].set_xlabel("batch"); ax[0].set_ylabel("images/s"); ax[0].set_title(f"throughput ({acc.target})")
+ax[1].plot([r["batch"] for r in rows], [r["latency_ms"] for r in rows], "o-", color="tab:orange"); ax[1].set_xscale("log", base=2)
+ax[1].set_xlabel("batch"); ax[1].set_ylabel("ms per batch"); ax[1].set_title("latency")
+keys = list(rows[-1]["split_ms"])
+bottom = np.zeros(len(rows))
+for k in keys:
+    vals = np.array([r["split_ms"][k] / r["batch"] for r in rows])
+    ax[2].bar([str(r["batch"]) for r in rows], vals, bottom=bottom, label=k); bottom += vals
+ax[2].set_xlabel("batch"); ax[2].set_ylabel("ms per image"); ax[2].legend(fontsize=8); ax[2].set_title("time split")
+fig.tight_layout(); plt.show()'''),
+    new_code_cell('''ref = Reference.from_deploy(DEPLOY)
+x = np.load(DEPLOY / "samples" / "images.npy")
+ref.run(x[:2])  # warm-up
+t = time.perf_counter(); ref.run(x); dt = time.perf_counter() - t
+cpu_fps = len(x) / dt
+print(f"reference on this CPU: {1e3 * dt / len(x):.2f} ms/image ({cpu_fps:.1f} images/s)")
+best = max(rows, key=lambda r: r["fps"])
+print(f"accelerator ({acc.target}) best: {best['fps']:.1f} images/s at batch {best['batch']} = {best['fps'] / cpu_fps:.1f}x the CPU reference")
+est = META.get("estimates") or {}
+if est.get("fps"):
+    print(f"build estimate: {est['fps']:.0f} images/s at {META['clock_mhz']:g} MHz (dataflow steady state, no DMA/host overhead)")'''),
+]
+
+
+def main() -> None:
+    out = ROOT / "notebooks"
+    for name, cells in (("01_classify", CLASSIFY), ("02_verify", VERIFY), ("03_throughput", THROUGHPUT)):
+        nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                "language": "python"}})
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"{name}-{i}"  # stable ids: regenerating gives identical files
+        nbformat.validate(nb)
+        nbformat.write(nb, out / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()

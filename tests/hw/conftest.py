@@ -1,0 +1,68 @@
+"""HW-vs-SW tests: they run unchanged in the repository (emulated board), inside a deploy
+package on a host (emulated) and on a PYNQ board (real hardware).
+
+Which accelerator: ``HWSQUEEZE_BOARD=1`` requires the real board (pynq); otherwise the
+register-level emulated board. ``HWSQUEEZE_FAULT=flip_weight_bit`` (emulated only) flips one
+weight bit in the emulated hardware: every comparison here must then fail (tests/test_hw_meta.py
+proves it). Which package: ``HWSQUEEZE_DEPLOY``, else the package this folder sits in, else (in
+the repository) one built for the session by tests/conftest.py.
+Only numpy, pytest and the package's own ``hwsqueeze`` (runtime + reference) are needed.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _package_dir():
+    env = os.environ.get("HWSQUEEZE_DEPLOY")
+    if env:
+        return Path(env)
+    if (_HERE.parent / "deploy.json").is_file():
+        return _HERE.parent
+    return None
+
+
+_PKG = _package_dir()
+if _PKG is not None and (_PKG / "hwsqueeze").is_dir() and str(_PKG) not in sys.path:
+    sys.path.insert(0, str(_PKG))  # on the board: the package's own numpy-only hwsqueeze
+
+
+@pytest.fixture(scope="session")
+def deploy_dir(request) -> Path:
+    if _PKG is not None:
+        return _PKG
+    return request.getfixturevalue("built_deploy")  # repository only (tests/conftest.py)
+
+
+@pytest.fixture(scope="session")
+def accelerator(deploy_dir):
+    from hwsqueeze.runtime import Accelerator
+
+    fault = os.environ.get("HWSQUEEZE_FAULT") or None
+    if os.environ.get("HWSQUEEZE_BOARD") == "1":
+        if fault:
+            pytest.fail("HWSQUEEZE_FAULT works only on the emulated board")
+        acc = Accelerator(deploy_dir)
+    else:
+        acc = Accelerator.emulated(deploy_dir, fault=fault)
+    yield acc
+    acc.close()
+
+
+@pytest.fixture(scope="session")
+def reference(deploy_dir):
+    from hwsqueeze.reference import Reference
+
+    return Reference.from_deploy(deploy_dir)
+
+
+@pytest.fixture(scope="session")
+def samples(deploy_dir) -> np.ndarray:
+    return np.load(deploy_dir / "samples" / "images.npy", allow_pickle=False)

@@ -1,0 +1,46 @@
+"""Hardware (or the emulated board) against the bit-exact numpy reference."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+
+def _assert_same(hw: np.ndarray, sw: np.ndarray) -> None:
+    hw2, sw2 = hw.reshape(len(hw), -1), sw.reshape(len(sw), -1)
+    bad = np.flatnonzero((hw2 != sw2).any(axis=1))
+    assert len(bad) == 0, (f"{len(bad)}/{len(hw2)} images mismatch; first: image {bad[0]}, "
+                           f"hw {hw2[bad[0]].tolist()} vs sw {sw2[bad[0]].tolist()}")
+
+
+def test_samples_bit_exact(accelerator, reference, samples):
+    _assert_same(np.asarray(accelerator.run(samples)), np.asarray(reference.run(samples)))
+
+
+@pytest.mark.parametrize("batch", [1, 3, 7])
+def test_batch_sizes_bit_exact(accelerator, reference, samples, batch):
+    imgs = samples[:batch]
+    _assert_same(np.asarray(accelerator.run(imgs)), np.asarray(reference.run(imgs)))
+
+
+def test_random_and_extreme_images_bit_exact(accelerator, reference, samples):
+    h, w, c = samples.shape[1:]
+    rng = np.random.default_rng(0)
+    imgs = np.concatenate([rng.integers(0, 256, (4, h, w, c), dtype=np.uint8),
+                           np.zeros((1, h, w, c), np.uint8), np.full((1, h, w, c), 255, np.uint8)])
+    _assert_same(np.asarray(accelerator.run(imgs)), np.asarray(reference.run(imgs)))
+
+
+def test_output_matches_declared_shape(accelerator, deploy_dir, samples):
+    meta = json.loads((deploy_dir / "deploy.json").read_text())
+    out = np.asarray(accelerator.run(samples[:2]))
+    assert out.shape == (2, *meta["output"]["shape_normal"][1:])
+    assert np.issubdtype(out.dtype, np.integer)
+
+
+def test_classify_agrees_with_reference(accelerator, reference, samples):
+    idx, scores = accelerator.classify(samples[:4], k=5)
+    ref = np.asarray(reference.run(samples[:4])).reshape(4, -1)
+    np.testing.assert_array_equal(np.asarray(idx)[:, 0], ref.argmax(1))
+    assert np.all(np.diff(np.asarray(scores), axis=1) <= 0)  # sorted best first
