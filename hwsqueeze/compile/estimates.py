@@ -12,6 +12,9 @@ needs, each estimated as stated here (none of them can be measured without Vivad
   ((K-1) padded rows + K pixels), else DuplicateStreams deadlocks. Deep FIFOs use BRAM18
   (512 x 36 each), shorter ones SRL LUTs. FINN's ``set_fifo_depths`` (needs Vivado) sizes them
   for real in a bitstream build.
+* **layers FINN has no LUT model for** (it returns 0 for FMPadding, DuplicateStreams,
+  StreamingConcat, Pool, GlobalAccPool): 40 LUTs of control plus 2 LUTs per bit of stream
+  width in and out (registers and muxes on the data path) — a floor, not a fit to synthesis.
 * **DMAs and shell** (two IODMAs, AXI interconnect, processor reset, Zynq PS wrapper):
   constants below, typical of FINN PYNQ builds on Zynq; assumed, not measured here.
 """
@@ -74,9 +77,11 @@ def _layer(node, part: str) -> LayerEstimate:
     op = getCustomOp(node)
     types = op.get_nodeattr_types()
     folding = {k: op.get_nodeattr(k) for k in _FOLD_ATTRS if k in types}
+    lut = int(op.lut_estimation(part))
+    if lut == 0:  # no FINN model for this layer type: a data-path floor (see module docstring)
+        lut = 40 + 2 * (int(op.get_instream_width()) + int(op.get_outstream_width()))
     return LayerEstimate(name=node.name, op=node.op_type, folding=folding, cycles=int(op.get_exp_cycles()),
-                         lut=int(op.lut_estimation(part)), bram18=int(op.bram_estimation(part)),
-                         dsp=int(op.dsp_estimation(part)))
+                         lut=lut, bram18=int(op.bram_estimation(part)), dsp=int(op.dsp_estimation(part)))
 
 
 def _stream_bits(model: ModelWrapper, tensor: str) -> int:

@@ -41,7 +41,8 @@ def _markdown(est: Estimate, board: Board, extra: dict) -> str:
              f"- totals: LUT {t['lut']:,} / {b['lut']:,} ({pct('lut')}), BRAM18 {t['bram18']} / {b['bram18']} "
              f"({pct('bram18')}), DSP {t['dsp']} / {b['dsp']} ({pct('dsp')})",
              f"- folding target: {(extra.get('folding') or {}).get('target_fps')} FPS; MVAUs on DSPs: "
-             f"{', '.join((extra.get('folding') or {}).get('dsp_layers') or []) or 'none'}", "",
+             f"{', '.join((extra.get('folding') or {}).get('dsp_layers') or []) or 'none'}; weights in LUTRAM: "
+             f"{', '.join((extra.get('folding') or {}).get('lutram_layers') or []) or 'none'}", "",
              "## Beyond the layers", "", "| part | LUT | BRAM18 | DSP | how estimated |", "|---|---|---|---|---|"]
     how = {"width_converters": "FINN's InsertDWC on a copy + FINN's estimates",
            "fifos": "depth-32 SRL FIFO per stream + fork/join balancing FIFOs sized to the 3x3 window fill",

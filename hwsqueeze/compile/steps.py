@@ -337,6 +337,7 @@ def step_convert_to_hw(ctx: _Ctx, model):
     model = model.transform(AbsorbConsecutiveTransposes()).transform(ExtractOutputScale())
     for t in (GiveUniqueNodeNames(), InferDataLayouts(), InferDataTypes(), InferShapes()):
         model = model.transform(t)
+    model = _minimize(model)  # before specialization: it decides on the widths (as FINN+ does)
     info = output_info(model)
     ctx.state["output"] = info
     _check(ctx, "convert_to_hw", model, scale=info["scale"])
@@ -379,20 +380,31 @@ def step_folding(ctx: _Ctx, model):
         res = fold(model, cfg.board, fps, cfg.margin, cfg.use_dsps)
         if not res.estimate.fits and not cfg.estimate_only:
             raise HwsqueezeError(f"target {fps:,.0f} FPS: " + no_fit_message(res.estimate, cfg.board), exit_code=3)
-    ctx.state["folding"] = {"target_fps": res.target_fps, "dsp_layers": res.dsp_layers}
+    ctx.state["folding"] = {"target_fps": round(res.target_fps, 1), "dsp_layers": res.dsp_layers,
+                            "lutram_layers": res.lutram_layers}
     folding = {e.name: e.folding for e in res.estimate.layers}
     _write_json(ctx.path("folding_config.json"), {"Defaults": {}, **folding})
     return res.model
 
 
-def step_minimize_bit_width(ctx: _Ctx, model):
-    """Shrink weight and accumulator widths to what the trained values need; check the HW graph."""
+def _minimize(model):
+    """FINN+'s bit-width minimization: weight and accumulator widths from the actual values, then
+    thresholds rounded/clipped to integers (exact: inputs are integers, ``x >= t <=> x >= ceil(t)``)
+    so hardware compares integers, never floats."""
     from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
     from finn.transformation.fpgadataflow.minimize_weight_bit_width import MinimizeWeightBitWidth
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from qonnx.transformation.infer_datatypes import InferDataTypes
 
-    model = model.transform(MinimizeWeightBitWidth()).transform(MinimizeAccumulatorWidth())
-    model = model.transform(InferDataTypes())
+    for t in (MinimizeWeightBitWidth(), MinimizeAccumulatorWidth(), InferDataTypes(), RoundAndClipThresholds(),
+              InferDataTypes(), MinimizeWeightBitWidth(), InferDataTypes()):
+        model = model.transform(t)
+    return model
+
+
+def step_minimize_bit_width(ctx: _Ctx, model):
+    """Shrink weight/accumulator widths to the trained values, integer thresholds; check the HW graph."""
+    model = _minimize(model)
     _check(ctx, "minimize_bit_width", model, scale=ctx.state["output"]["scale"])
     return model
 

@@ -1,0 +1,87 @@
+"""Export the final FINN HW-layer graph for the numpy reference engine (docs/deploy-package.md).
+
+``graph.json`` lists the nodes in FINN's (topological) order with their FINN attributes
+verbatim; ``weights.npz`` holds their integer weights and thresholds in FINN's unfolded,
+folding-independent layout. Host side only (qonnx); the reader is ``hwsqueeze.reference``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from onnx import helper
+
+from ..errors import HwsqueezeError
+
+__all__ = ["export_reference", "FORMAT"]
+
+FORMAT = "hwsqueeze-reference/1"
+_SKIP_ATTRS = {"code_gen_dir_ipgen", "code_gen_dir_cppsim", "ipgen_path", "ip_path", "ip_vlnv", "gen_top_module",
+               "executable_path", "rtlsim_so", "cycles_estimate", "res_estimate", "res_hls", "res_synth",
+               "backend", "exec_mode", "cpp_interface", "hls_style", "inFIFODepths", "outFIFODepths",
+               "partition_id", "device_id", "slr", "mem_port", "rtlsim_trace", "runtime_writeable_weights"}
+# node op -> (input index, array name) of the initializers it carries
+_ARRAYS = {"MVAU": ((1, "weights"), (2, "thresholds")), "VVAU": ((1, "weights"), (2, "thresholds")),
+           "Thresholding": ((1, "thresholds"),)}
+
+
+def _as_int_array(a: np.ndarray, what: str) -> np.ndarray:
+    r = np.round(a)
+    if not np.array_equal(r, a):
+        raise HwsqueezeError(f"{what} is not integer-valued; the reference engine needs an integer HW graph")
+    lo, hi = r.min(initial=0), r.max(initial=0)
+    for dt in (np.int8, np.int16, np.int32, np.int64):
+        if np.iinfo(dt).min <= lo and hi <= np.iinfo(dt).max:
+            return r.astype(dt)
+    raise HwsqueezeError(f"{what} does not fit int64")
+
+
+def export_reference(model, out_dir: Path) -> Path:
+    """Write ``out_dir/graph.json`` + ``out_dir/weights.npz`` for ``model`` (atomically)."""
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    nodes, arrays = [], {}
+    for node in model.graph.node:
+        if not node.domain.startswith("finn.custom_op.fpgadataflow"):
+            raise HwsqueezeError(f"node {node.name} ({node.op_type}) is not a HW layer; export the dataflow partition")
+        op = node.op_type.rsplit("_", 1)[0] if node.op_type.endswith(("_hls", "_rtl")) else node.op_type
+        attrs = {}
+        for a in node.attribute:
+            if a.name in _SKIP_ATTRS:
+                continue
+            v = helper.get_attribute_value(a)
+            attrs[a.name] = v.decode() if isinstance(v, bytes) else (list(v) if not isinstance(v, (int, float)) else v)
+            if isinstance(attrs[a.name], list):
+                attrs[a.name] = [x.decode() if isinstance(x, bytes) else x for x in attrs[a.name]]
+        refs = {}
+        for idx, name in _ARRAYS.get(op, ()):
+            if idx < len(node.input) and node.input[idx]:
+                init = model.get_initializer(node.input[idx])
+                if init is None:
+                    raise HwsqueezeError(f"{node.name}: {name} are not constant (runtime-writeable weights?)")
+                key = f"{node.name}/{name}"
+                arrays[key] = _as_int_array(np.asarray(init), key)
+                refs[name] = key
+        stream_inputs = [t for t in node.input if model.get_initializer(t) is None]
+        nodes.append({"name": node.name, "op": op, "op_type": node.op_type, "inputs": stream_inputs,
+                      "outputs": list(node.output), "attrs": attrs, "arrays": refs,
+                      "out_dtype": model.get_tensor_datatype(node.output[0]).name,
+                      "out_shape": [int(s) for s in model.get_tensor_shape(node.output[0])]})
+    gin, gout = model.graph.input[0].name, model.graph.output[0].name
+    graph = {"format": FORMAT, "input": gin, "output": gout,
+             "input_dtype": model.get_tensor_datatype(gin).name,
+             "input_shape": [int(s) for s in model.get_tensor_shape(gin)],
+             "output_dtype": model.get_tensor_datatype(gout).name,
+             "output_shape": [int(s) for s in model.get_tensor_shape(gout)], "nodes": nodes}
+    (tmp / "graph.json").write_text(json.dumps(graph, indent=1))
+    np.savez_compressed(tmp / "weights.npz", **arrays)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return out_dir

@@ -1,0 +1,285 @@
+"""Bit-exact integer execution of a FINN HW-layer graph, in numpy only.
+
+Each op reproduces the python ``execute_node`` of the FINN+ 1.6 custom op of the same name
+(NHWC tensors, batch first), vectorised over the batch. Runs on a PYNQ board: Python 3.8+,
+numpy 1.x or 2.x, no torch/onnx/qonnx/finn.
+
+Exactness: matrix products run through BLAS in floating point, which is exact for integers as
+long as every partial sum stays below 2**24 (float32) or 2**53 (float64). For each MVAU the
+bound ``max|x| * max_j sum_i |W_ij|`` is computed when the graph is loaded and float32 is used
+only where it is provably exact.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..errors import HwsqueezeError
+
+__all__ = ["Reference", "load_graph", "dtype_range", "FORMAT"]
+
+FORMAT = "hwsqueeze-reference/1"
+_F32_EXACT = 2 ** 24
+_F64_EXACT = 2 ** 53
+
+
+def dtype_range(name: str) -> Tuple[int, int]:
+    """(min, max) of a FINN integer datatype name such as UINT8, INT21, BIPOLAR, BINARY."""
+    if name == "BIPOLAR":
+        return -1, 1
+    if name == "BINARY":
+        return 0, 1
+    m = re.fullmatch(r"(U?)INT(\d+)", name)
+    if not m:
+        raise HwsqueezeError(f"unsupported datatype {name!r} (the reference handles integer types only)")
+    bits = int(m.group(2))
+    return (0, 2 ** bits - 1) if m.group(1) else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+def load_graph(directory) -> Tuple[dict, Dict[str, np.ndarray]]:
+    """Read ``graph.json`` + ``weights.npz`` (no pickle) from ``directory``."""
+    d = Path(directory)
+    try:
+        graph = json.loads((d / "graph.json").read_text())
+    except FileNotFoundError:
+        raise HwsqueezeError(f"reference graph missing: {d / 'graph.json'}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise HwsqueezeError(f"reference graph {d / 'graph.json'} is corrupt ({e})") from None
+    if not isinstance(graph, dict) or graph.get("format") != FORMAT:
+        raise HwsqueezeError(f"{d / 'graph.json'}: not a {FORMAT} graph")
+    try:
+        with np.load(d / "weights.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise HwsqueezeError(f"reference weights missing: {d / 'weights.npz'}") from None
+    except Exception as e:  # zipfile/numpy raise several types for a damaged file
+        raise HwsqueezeError(f"reference weights {d / 'weights.npz'} are corrupt ({type(e).__name__})") from None
+    return graph, arrays
+
+
+# --------------------------------------------------------------------------- ops
+def _small_int(lo: int, hi: int):
+    """The narrowest numpy integer type holding [lo, hi] (activations stay compact: less traffic)."""
+    for dt in (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.int64):
+        if np.iinfo(dt).min <= lo and hi <= np.iinfo(dt).max:
+            return dt
+    raise HwsqueezeError(f"range [{lo}, {hi}] does not fit int64")
+
+
+class _ThresholdTable:
+    """FINN MultiThreshold on the last axis, ``out = #{t in thr[c] : t <= acc} + ActVal``, for
+    integer ``acc`` as one table lookup, ``table[c, clip(acc, lo_c, hi_c) - lo_c]``, built once
+    with searchsorted. Thresholds outside the accumulator values a channel can reach (given its
+    weights and the input range, when known) are moved to the edge of that range, which changes
+    no reachable output and keeps the table small. Falls back to comparisons if it is still huge.
+    """
+
+    _MAX_ENTRIES = 1 << 24
+
+    def __init__(self, thr: np.ndarray, act_val: int, channels: int,
+                 reach: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
+        thr = np.sort(np.asarray(thr, dtype=np.int64), axis=1)
+        if thr.shape[0] == 1 and channels > 1:
+            thr = np.repeat(thr, channels, axis=0)
+        if reach is not None:  # thresholds beyond what acc can reach: never / always passed
+            thr = np.clip(thr, reach[0][:, None], reach[1][:, None] + 1)
+        self.thr, self.steps, self.act_val = thr, thr.shape[1], int(act_val)
+        self.out_type = _small_int(self.act_val, self.act_val + self.steps)
+        self.lo = thr[:, 0] - 1  # below: count 0; from thr[:, -1] on: count = steps
+        self.hi = thr[:, -1]
+        self.width = int((self.hi - self.lo).max()) + 1
+        self.table = None
+        if thr.shape[0] * self.width <= self._MAX_ENTRIES:
+            table = np.full((thr.shape[0], self.width), self.steps + self.act_val, dtype=np.int64)
+            for c, row in enumerate(thr):
+                values = np.arange(self.lo[c], self.hi[c] + 1, dtype=np.int64)
+                table[c, :len(values)] = np.searchsorted(row, values, side="right") + self.act_val
+            self.table = table.astype(self.out_type).ravel()
+            self.shift = np.arange(thr.shape[0], dtype=np.int64) * self.width - self.lo
+
+    def __call__(self, acc: np.ndarray) -> np.ndarray:
+        if self.table is None:
+            out = (acc[..., None] >= self.thr).sum(axis=-1) + self.act_val
+            return out.astype(self.out_type)
+        # clip and shift in the accumulator's float type (exact: indices < 2**24), then intp
+        # indices, which take() uses without converting.
+        idx = np.clip(acc, self.lo.astype(acc.dtype), self.hi.astype(acc.dtype))
+        idx += self.shift.astype(idx.dtype)
+        return self.table.take(idx.astype(np.intp))
+
+
+def _reach(w: np.ndarray, in_dtype: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Per output channel, the smallest and largest accumulator value x @ w can take."""
+    lo, hi = dtype_range(in_dtype)
+    w = w.astype(np.int64)
+    return (np.minimum(w * lo, w * hi).sum(axis=0), np.maximum(w * lo, w * hi).sum(axis=0))
+
+
+class _Node:
+    def __init__(self, spec: dict, arrays: Dict[str, np.ndarray]) -> None:
+        self.name, self.op, self.attrs = spec["name"], spec["op"], spec["attrs"]
+        self.inputs, self.outputs = spec["inputs"], spec["outputs"]
+        self.arrays = {}
+        for key, ref in spec.get("arrays", {}).items():
+            if ref not in arrays:
+                raise HwsqueezeError(f"{self.name}: array {ref} missing from weights.npz")
+            self.arrays[key] = arrays[ref]
+
+
+def _op_mvau(node: _Node, xs: List[np.ndarray], ctx: "Reference") -> List[np.ndarray]:
+    a = node.attrs
+    if a.get("binaryXnorMode", 0):
+        raise HwsqueezeError(f"{node.name}: binary XNOR mode is not supported by the reference")
+    w = node.arrays["weights"]
+    lo, hi = dtype_range(a["inputDataType"])
+    bound = max(abs(lo), abs(hi)) * float(np.abs(w).sum(axis=0).max(initial=0))
+    if bound >= _F64_EXACT:
+        raise HwsqueezeError(f"{node.name}: accumulator bound {bound:.3g} exceeds exact float64 range")
+    ftype = np.float32 if bound < _F32_EXACT else np.float64
+    wf = ctx.cached(node.name + "/w", lambda: w.astype(ftype))
+    acc = np.matmul(xs[0].astype(ftype), wf)
+    np.rint(acc, out=acc)
+    if a.get("noActivation", 0):
+        return [acc.astype(np.int64)]
+    table = ctx.cached(node.name + "/t", lambda: _ThresholdTable(node.arrays["thresholds"], a.get("ActVal", 0),
+                                                                  int(a["MH"]), _reach(w, a["inputDataType"])))
+    return [table(acc)]
+
+
+def _op_thresholding(node: _Node, xs, ctx) -> List[np.ndarray]:
+    a = node.attrs
+    table = ctx.cached(node.name + "/t", lambda: _ThresholdTable(node.arrays["thresholds"], a.get("ActVal", 0),
+                                                                  int(a["NumChannels"])))
+    return [table(np.asarray(xs[0]).astype(np.float64))]
+
+
+def _op_fmpadding(node: _Node, xs, ctx) -> List[np.ndarray]:
+    t, l, b, r = node.attrs["Padding"]
+    return [np.pad(xs[0], ((0, 0), (t, b), (l, r), (0, 0)), mode="constant")]
+
+
+def _op_swg(node: _Node, xs, ctx) -> List[np.ndarray]:
+    """Sliding window (im2col) without padding: output channels ordered (ky, kx, c)."""
+    a = node.attrs
+    kh, kw = a["ConvKernelDim"]
+    sh, sw = a["Stride"]
+    dh, dw = a.get("Dilation", [1, 1])
+    oh, ow = a["OFMDim"]
+    x = xs[0]
+    n, c = x.shape[0], x.shape[3]
+    cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * dh, kx * dw
+            cols[:, :, :, ky, kx, :] = x[:, y0:y0 + sh * (oh - 1) + 1:sh, x0:x0 + sw * (ow - 1) + 1:sw, :]
+    return [cols.reshape(n, oh, ow, kh * kw * c)]
+
+
+def _op_pool(node: _Node, xs, ctx) -> List[np.ndarray]:
+    a = node.attrs
+    k2 = int(np.prod(a["KernelSize"]))
+    x = xs[0]
+    v = x.reshape(x.shape[:-1] + (k2, a["Channels"]))
+    fn = a["Function"]
+    if fn == "MaxPool":
+        return [v.max(axis=-2)]
+    if fn == "AccPool":
+        return [v.sum(axis=-2)]
+    raise HwsqueezeError(f"{node.name}: pool function {fn} is not supported by the reference")
+
+
+def _op_duplicate(node: _Node, xs, ctx) -> List[np.ndarray]:
+    return [xs[0]] * len(node.outputs)
+
+
+def _op_concat(node: _Node, xs, ctx) -> List[np.ndarray]:
+    return [np.concatenate(xs, axis=-1)]
+
+
+def _op_globalaccpool(node: _Node, xs, ctx) -> List[np.ndarray]:
+    return [xs[0].astype(np.int64).sum(axis=(1, 2), keepdims=True)]
+
+
+def _op_add(node: _Node, xs, ctx) -> List[np.ndarray]:
+    return [xs[0].astype(np.int64) + xs[1].astype(np.int64)]
+
+
+def _op_identity(node: _Node, xs, ctx) -> List[np.ndarray]:
+    return [xs[0]]
+
+
+_OPS: Dict[str, Callable] = {
+    "MVAU": _op_mvau, "Thresholding": _op_thresholding, "FMPadding": _op_fmpadding,
+    "ConvolutionInputGenerator": _op_swg, "Pool": _op_pool, "DuplicateStreams": _op_duplicate,
+    "StreamingConcat": _op_concat, "GlobalAccPool": _op_globalaccpool, "AddStreams": _op_add,
+    "ElementwiseAdd": _op_add, "StreamingDataWidthConverter": _op_identity, "StreamingFIFO": _op_identity,
+}
+
+
+class Reference:
+    """The HW-layer graph as an integer numpy engine: ``run(uint8 NHWC images) -> int64 outputs``."""
+
+    def __init__(self, graph: dict, arrays: Dict[str, np.ndarray], output_shape: Optional[List[int]] = None) -> None:
+        self.graph = graph
+        self.nodes = [_Node(s, arrays) for s in graph["nodes"]]
+        for n in self.nodes:
+            if n.op not in _OPS:
+                raise HwsqueezeError(f"{n.name}: op {n.op} is not supported by the reference engine")
+        self.input_shape = [int(s) for s in graph["input_shape"]]
+        self.input_range = dtype_range(graph["input_dtype"])
+        self.output_shape = [int(s) for s in (output_shape or graph["output_shape"])]
+        self._cache: Dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_deploy(cls, deploy_dir) -> "Reference":
+        """The reference of a deploy package (deploy.json's ``reference`` entry)."""
+        d = Path(deploy_dir)
+        try:
+            meta = json.loads((d / "deploy.json").read_text())
+        except FileNotFoundError:
+            raise HwsqueezeError(f"{d} is not a deploy package (no deploy.json)") from None
+        except ValueError as e:
+            raise HwsqueezeError(f"{d / 'deploy.json'} is corrupt ({e})") from None
+        graph, arrays = load_graph(d / Path(meta["reference"]["graph"]).parent)
+        return cls(graph, arrays, meta.get("output", {}).get("shape_normal"))
+
+    def cached(self, key: str, make: Callable[[], object]):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def check_images(self, images) -> np.ndarray:
+        """Validate a batch: (N, H, W, C) integers in the input datatype's range."""
+        x = np.asarray(images)
+        want = tuple(self.input_shape[1:])
+        if x.ndim == len(want):
+            x = x[None]
+        if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
+            raise HwsqueezeError(f"images must have shape (N, {', '.join(map(str, want))}), got {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            raise HwsqueezeError("empty batch: no images given")
+        if not np.issubdtype(x.dtype, np.integer):
+            raise HwsqueezeError(f"images must be integers (uint8 pixels), got dtype {x.dtype}")
+        lo, hi = self.input_range
+        if x.min() < lo or x.max() > hi:
+            raise HwsqueezeError(f"image values must be in [{lo}, {hi}], got [{x.min()}, {x.max()}]")
+        return x
+
+    def run(self, images, trace: bool = False):
+        """Integer outputs (N, *output shape[1:]) for ``images``; with ``trace`` also every tensor."""
+        x = self.check_images(images)
+        ctx: Dict[str, np.ndarray] = {self.graph["input"]: x}
+        for node in self.nodes:
+            try:
+                outs = _OPS[node.op](node, [ctx[t] for t in node.inputs], self)
+            except KeyError as e:
+                raise HwsqueezeError(f"{node.name}: input tensor {e} is never produced") from None
+            for name, val in zip(node.outputs, outs):
+                ctx[name] = val
+        out = ctx[self.graph["output"]]
+        out = out.reshape((x.shape[0],) + tuple(self.output_shape[1:])).astype(np.int64)
+        return (out, ctx) if trace else out

@@ -1,0 +1,243 @@
+"""The accelerator on a PYNQ board (or the emulated board), modelled on PYNQ's ``Overlay``.
+
+``Accelerator(deploy_dir)`` loads the bitstream with pynq and drives FINN+'s Zynq IODMA
+protocol exactly as ``finn_plus_driver`` does: pack the folded input, flush, program the output
+DMA (address 0x10/0x14, batch 0x1C, start 0x00) then the input DMA, poll the output DMA's
+ap_done (0x00 bit 1) — with a timeout — invalidate and unpack. ``Accelerator.emulated()`` runs
+the same code against :class:`~hwsqueeze.runtime.emulator.EmulatedBoard`. numpy only; pynq is
+imported only when a real board is used.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..errors import HwsqueezeError
+from .packing import pack, unpack
+
+__all__ = ["Accelerator", "board_available"]
+
+_REQUIRED = ("format", "input", "output", "reference", "platform")
+
+
+def _load_meta(d: Path) -> dict:
+    try:
+        meta = json.loads((d / "deploy.json").read_text())
+    except FileNotFoundError:
+        raise HwsqueezeError(f"{d} is not a deploy package (no deploy.json)") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise HwsqueezeError(f"{d / 'deploy.json'} is corrupt ({e})") from None
+    missing = [k for k in _REQUIRED if k not in meta]
+    if missing:
+        raise HwsqueezeError(f"{d / 'deploy.json'} lacks {', '.join(missing)}")
+    if meta["platform"] != "zynq-iodma":
+        raise HwsqueezeError(f"platform {meta['platform']!r} is not supported (zynq-iodma only)")
+    return meta
+
+
+def board_available() -> bool:
+    """True when pynq is installed and finds a device (i.e. we run on a PYNQ board)."""
+    try:
+        import pynq  # noqa: F401
+        from pynq import Device
+
+        return len(Device.devices) > 0
+    except Exception:  # no pynq, or pynq without a device ("No Devices Found")
+        return False
+
+
+def _address(buf) -> int:
+    addr = getattr(buf, "device_address", None)
+    return int(addr if addr is not None else buf.physical_address)
+
+
+class Accelerator:
+    """``run(uint8 NHWC images) -> integer logits``; ``classify``; ``benchmark``."""
+
+    def __init__(self, deploy_dir: Union[str, Path], *, max_batch: int = 256, timeout_s: float = 10.0,
+                 _board=None) -> None:
+        self.deploy_dir = Path(deploy_dir)
+        self.meta = _load_meta(self.deploy_dir)
+        self.timeout_s, self.max_batch = float(timeout_s), int(max_batch)
+        ins, outs = self.meta["input"], self.meta["output"]
+        self.in_shape = tuple(int(s) for s in ins["shape_normal"][1:])
+        self.out_shape = tuple(int(s) for s in outs["shape_normal"][1:])
+        self.scale = float(outs.get("scale", 1.0))
+        if _board is None:
+            self.target = "board"
+            self._board, self._allocate = self._load_overlay()
+        else:
+            self.target = "emulated"
+            self._board, self._allocate = _board, _board.allocate
+        for key in ("input", "output"):
+            name = self.meta[key]["dma"]
+            if name not in getattr(self._board, "ip_dict", {}):
+                found = ", ".join(sorted(getattr(self._board, "ip_dict", {}))) or "none"
+                raise HwsqueezeError(f"the overlay has no {key} DMA '{name}' (IP blocks found: {found}); "
+                                     "is the bitstream from this deploy package?")
+        self._idma, self._odma = getattr(self._board, ins["dma"]), getattr(self._board, outs["dma"])
+        self._ibuf = self._obuf = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def emulated(cls, deploy_dir: Union[str, Path], fault: Optional[str] = None, hang: bool = False,
+                 **kw) -> "Accelerator":
+        """The same accelerator against the register-level emulated board."""
+        from .emulator import EmulatedBoard
+
+        return cls(deploy_dir, _board=EmulatedBoard(deploy_dir, fault=fault, hang=hang), **kw)
+
+    @classmethod
+    def open(cls, deploy_dir: Union[str, Path], emulated: Optional[bool] = None, **kw) -> "Accelerator":
+        """The real board when pynq finds one (and the package has a bitstream), else emulated."""
+        if emulated is None:
+            meta = _load_meta(Path(deploy_dir))
+            emulated = not (board_available() and meta.get("bitfile"))
+        return cls.emulated(deploy_dir, **kw) if emulated else cls(deploy_dir, **kw)
+
+    def _load_overlay(self):
+        bit = self.meta.get("bitfile")
+        if not bit:
+            raise HwsqueezeError("no bitstream in this deploy package (it was built without Vivado); "
+                                 "build with vitis_hls + vivado on PATH, or use Accelerator.emulated()")
+        for rel in (bit, self.meta.get("hwh")):
+            if rel and not (self.deploy_dir / rel).is_file():
+                raise HwsqueezeError(f"{self.deploy_dir / rel} is missing")
+        try:
+            import pynq
+        except ImportError:
+            raise HwsqueezeError("pynq is not installed: a real board needs a PYNQ image "
+                                 "(use Accelerator.emulated() on a host)") from None
+        try:
+            overlay = pynq.Overlay(str(self.deploy_dir / bit))
+        except Exception as e:
+            raise HwsqueezeError(f"cannot load the overlay {bit}: {type(e).__name__}: {e}") from None
+        return overlay, pynq.allocate
+
+    # ------------------------------------------------------------------ running
+    def _check(self, images) -> np.ndarray:
+        x = np.asarray(images)
+        if x.ndim == len(self.in_shape):
+            x = x[None]
+        if x.ndim != len(self.in_shape) + 1 or tuple(x.shape[1:]) != self.in_shape:
+            raise HwsqueezeError(f"images must have shape (N, {', '.join(map(str, self.in_shape))}), "
+                                 f"got {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            raise HwsqueezeError("empty batch: no images given")
+        if not np.issubdtype(x.dtype, np.integer):
+            raise HwsqueezeError(f"images must be uint8 pixels (an integer dtype), got {x.dtype}")
+        if x.min() < 0 or x.max() > 255:
+            raise HwsqueezeError(f"pixel values must be in [0, 255], got [{x.min()}, {x.max()}]")
+        return x
+
+    def _buffers(self, n: int) -> None:
+        if self._ibuf is not None and self._ibuf.shape[0] >= n:
+            return
+        self._free()
+        cap = max(n, 1)
+        ins, outs = self.meta["input"], self.meta["output"]
+        self._ibuf = self._allocate(shape=(cap,) + tuple(ins["shape_packed"][1:]), dtype=np.uint8)
+        self._obuf = self._allocate(shape=(cap,) + tuple(outs["shape_packed"][1:]), dtype=np.uint8)
+
+    def _execute(self, packed: np.ndarray, times: Optional[Dict[str, float]] = None) -> np.ndarray:
+        """One batch through the DMAs: the FINN Zynq IODMA protocol on packed buffers."""
+        n = packed.shape[0]
+        self._buffers(n)
+        t0 = time.perf_counter()
+        self._ibuf[:n] = packed
+        self._ibuf.flush()
+        t1 = time.perf_counter()
+        if not self._odma.read(0x00) & 0x4:
+            raise HwsqueezeError(f"output DMA {self.meta['output']['dma']} is not idle (a previous run hung?)")
+        for dma, buf in ((self._odma, self._obuf), (self._idma, self._ibuf)):  # output first, as FINN's driver
+            addr = _address(buf)
+            dma.write(0x10, addr & 0xFFFFFFFF)
+            dma.write(0x14, (addr >> 32) & 0xFFFFFFFF)
+            dma.write(0x1C, n)
+            dma.write(0x00, 1)
+        deadline = time.perf_counter() + self.timeout_s
+        while not self._odma.read(0x00) & 0x2:
+            if time.perf_counter() > deadline:
+                raise HwsqueezeError(f"output DMA {self.meta['output']['dma']} did not finish within "
+                                     f"{self.timeout_s:g} s (status 0x{self._odma.read(0x00):x}); "
+                                     "the accelerator is stuck: reload the overlay")
+        t2 = time.perf_counter()
+        self._obuf.invalidate()
+        out = np.array(self._obuf[:n])
+        t3 = time.perf_counter()
+        if times is not None:
+            for k, v in (("transfer_in", t1 - t0), ("compute", t2 - t1), ("transfer_out", t3 - t2)):
+                times[k] = times.get(k, 0.0) + v
+        return out
+
+    def run(self, images, times: Optional[Dict[str, float]] = None) -> np.ndarray:
+        """Integer outputs ``(N, *output shape)`` for uint8 NHWC ``images`` (any N: chunked)."""
+        x = self._check(images)
+        ins, outs = self.meta["input"], self.meta["output"]
+        results = []
+        for i in range(0, x.shape[0], self.max_batch):
+            chunk = x[i:i + self.max_batch]
+            n = chunk.shape[0]
+            t0 = time.perf_counter()
+            packed = pack(chunk.reshape((n,) + tuple(ins["shape_folded"][1:])), ins["dtype"])
+            t1 = time.perf_counter()
+            raw = self._execute(packed, times)
+            t2 = time.perf_counter()
+            y = unpack(raw, outs["dtype"], (n,) + tuple(outs["shape_folded"][1:]))
+            results.append(y.reshape((n,) + self.out_shape))
+            if times is not None:
+                times["pack"] = times.get("pack", 0.0) + t1 - t0
+                times["unpack"] = times.get("unpack", 0.0) + time.perf_counter() - t2
+        return np.concatenate(results)
+
+    def classify(self, images, k: int = 5) -> Tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` class indices (N, k), best first, and their logits (integer x output scale)."""
+        out = self.run(images).reshape(-1, int(np.prod(self.out_shape)))
+        k = max(1, min(int(k), out.shape[1]))
+        idx = np.argsort(-out, axis=1, kind="stable")[:, :k]
+        return idx, np.take_along_axis(out, idx, axis=1) * self.scale
+
+    def benchmark(self, batch_sizes: Sequence[int] = (1, 8, 64, 256), repeats: int = 5,
+                  seed: int = 0) -> List[dict]:
+        """Images/s and latency per batch size, with the time split (ms per batch):
+        pack, transfer_in (copy + cache flush), compute (DMA start to ap_done), transfer_out
+        (invalidate + copy), unpack. Median over ``repeats`` after one warm-up run."""
+        rng = np.random.default_rng(seed)
+        rows = []
+        for b in batch_sizes:
+            images = rng.integers(0, 256, (int(b),) + self.in_shape, dtype=np.uint8)
+            self.run(images)  # warm-up: buffer allocation
+            totals, splits = [], []
+            for _ in range(max(1, repeats)):
+                times: Dict[str, float] = {}
+                t = time.perf_counter()
+                self.run(images, times=times)
+                totals.append(time.perf_counter() - t)
+                splits.append(times)
+            i = int(np.argsort(totals)[len(totals) // 2])
+            rows.append({"batch": int(b), "fps": b / totals[i], "latency_ms": 1e3 * totals[i],
+                         "split_ms": {k: 1e3 * splits[i].get(k, 0.0) for k in
+                                      ("pack", "transfer_in", "compute", "transfer_out", "unpack")},
+                         "target": self.target})
+        return rows
+
+    # ------------------------------------------------------------------ lifetime
+    def _free(self) -> None:
+        for buf in (self._ibuf, self._obuf):
+            if buf is not None and hasattr(buf, "freebuffer"):
+                buf.freebuffer()
+        self._ibuf = self._obuf = None
+
+    def close(self) -> None:
+        """Free the DMA buffers."""
+        self._free()
+
+    def __enter__(self) -> "Accelerator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
