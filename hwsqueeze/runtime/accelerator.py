@@ -19,12 +19,13 @@ import numpy as np
 from ..errors import HwsqueezeError
 from .packing import pack, unpack
 
-__all__ = ["Accelerator", "board_available"]
+__all__ = ["Accelerator", "board_available", "load_meta"]
 
 _REQUIRED = ("format", "input", "output", "reference", "platform")
 
 
-def _load_meta(d: Path) -> dict:
+def load_meta(d: Path) -> dict:
+    """deploy.json of package ``d``, checked; one clear error for a missing or corrupt file."""
     try:
         meta = json.loads((d / "deploy.json").read_text())
     except FileNotFoundError:
@@ -61,7 +62,7 @@ class Accelerator:
     def __init__(self, deploy_dir: Union[str, Path], *, max_batch: int = 256, timeout_s: float = 10.0,
                  _board=None) -> None:
         self.deploy_dir = Path(deploy_dir)
-        self.meta = _load_meta(self.deploy_dir)
+        self.meta = load_meta(self.deploy_dir)
         self.timeout_s, self.max_batch = float(timeout_s), int(max_batch)
         ins, outs = self.meta["input"], self.meta["output"]
         self.in_shape = tuple(int(s) for s in ins["shape_normal"][1:])
@@ -95,7 +96,7 @@ class Accelerator:
     def open(cls, deploy_dir: Union[str, Path], emulated: Optional[bool] = None, **kw) -> "Accelerator":
         """The real board when pynq finds one (and the package has a bitstream), else emulated."""
         if emulated is None:
-            meta = _load_meta(Path(deploy_dir))
+            meta = load_meta(Path(deploy_dir))
             emulated = not (board_available() and meta.get("bitfile"))
         return cls.emulated(deploy_dir, **kw) if emulated else cls(deploy_dir, **kw)
 

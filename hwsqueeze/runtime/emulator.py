@@ -15,7 +15,6 @@ the emulated hardware; ``hang=True`` makes the DMAs never finish.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -94,8 +93,10 @@ class EmulatedBoard:
     """The emulated overlay of one deploy package (see the module docstring)."""
 
     def __init__(self, deploy_dir: Union[str, Path], fault: Optional[str] = None, hang: bool = False) -> None:
+        from .accelerator import load_meta
+
         d = Path(deploy_dir)
-        self.meta = json.loads((d / "deploy.json").read_text())
+        self.meta = load_meta(d)
         graph, _ = load_graph(d / Path(self.meta["reference"]["graph"]).parent)
         arrays = load_hw_arrays(d / self.meta.get("hw_sources", "hw"), graph)  # what synthesis would get
         self.fault = None
