@@ -24,7 +24,7 @@ _ROOT = _PKG.parent
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-def io_spec(model, part: str, work_dir: Path) -> Dict[str, dict]:
+def io_spec(model, board, work_dir: Path) -> Dict[str, dict]:
     """Input/output datatypes and normal/folded/packed shapes exactly as FINN's PYNQ driver gets
     them: the Vivado-free preparation of ``ZynqBuild`` (IODMAs, width converters, floorplan,
     partitions) on a copy of the graph, then FINN's own ``get_driver_shapes``."""
@@ -35,12 +35,13 @@ def io_spec(model, part: str, work_dir: Path) -> Dict[str, dict]:
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.insert_iodma import InsertIODMA
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
-    from finn.util.basic import get_driver_shapes
+    from finn.util.basic import get_driver_shapes, pynq_native_port_width
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames
 
     m = ModelWrapper(copy.deepcopy(model.model))
-    for t in (InsertIODMA(64), InsertDWC(), SpecializeLayers(part), Floorplan(),
+    width = pynq_native_port_width.get(board.finn_board, 64)  # what ZynqBuild uses for this board
+    for t in (InsertIODMA(width), InsertDWC(), SpecializeLayers(board.part), Floorplan(),
               CreateDataflowPartition(partition_model_dir=str(work_dir))):
         m = m.transform(t).transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames())
     s = get_driver_shapes(m)
@@ -90,7 +91,7 @@ def write_deploy(model, build_dir: Path, board, state: dict) -> Path:
     for src, sub in ((_ROOT / "notebooks", "notebooks"), (_ROOT / "tests" / "hw", "tests")):
         if src.is_dir():
             shutil.copytree(src, tmp / sub, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.md"))
-    io = io_spec(model, board.part, build_dir / "finn_tmp" / "driver_partitions")
+    io = io_spec(model, board, build_dir / "finn_tmp" / "driver_partitions")
     io["output"]["scale"] = float(state.get("output", {}).get("scale", 1.0))
     logits_shape = state.get("output", {}).get("logits_shape")
     if logits_shape:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import HwsqueezeError
 
-__all__ = ["Reference", "load_graph", "dtype_range", "FORMAT"]
+__all__ = ["Reference", "load_graph", "read_json", "dtype_range", "FORMAT"]
 
 FORMAT = "hwsqueeze-reference/1"
 _F32_EXACT = 2 ** 24
@@ -40,16 +40,24 @@ def dtype_range(name: str) -> Tuple[int, int]:
     return (0, 2 ** bits - 1) if m.group(1) else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
 
 
+def read_json(path: Path, missing: str) -> dict:
+    """A JSON object from ``path``; ``missing`` is the error when the file does not exist."""
+    try:
+        obj = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise HwsqueezeError(missing) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise HwsqueezeError(f"{path} is corrupt ({e})") from None
+    if not isinstance(obj, dict):
+        raise HwsqueezeError(f"{path} is corrupt (not a JSON object)")
+    return obj
+
+
 def load_graph(directory) -> Tuple[dict, Dict[str, np.ndarray]]:
     """Read ``graph.json`` + ``weights.npz`` (no pickle) from ``directory``."""
     d = Path(directory)
-    try:
-        graph = json.loads((d / "graph.json").read_text())
-    except FileNotFoundError:
-        raise HwsqueezeError(f"reference graph missing: {d / 'graph.json'}") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise HwsqueezeError(f"reference graph {d / 'graph.json'} is corrupt ({e})") from None
-    if not isinstance(graph, dict) or graph.get("format") != FORMAT:
+    graph = read_json(d / "graph.json", f"reference graph missing: {d / 'graph.json'}")
+    if graph.get("format") != FORMAT:
         raise HwsqueezeError(f"{d / 'graph.json'}: not a {FORMAT} graph")
     try:
         with np.load(d / "weights.npz", allow_pickle=False) as z:
@@ -238,12 +246,7 @@ class Reference:
     def from_deploy(cls, deploy_dir) -> "Reference":
         """The reference of a deploy package (deploy.json's ``reference`` entry)."""
         d = Path(deploy_dir)
-        try:
-            meta = json.loads((d / "deploy.json").read_text())
-        except FileNotFoundError:
-            raise HwsqueezeError(f"{d} is not a deploy package (no deploy.json)") from None
-        except ValueError as e:
-            raise HwsqueezeError(f"{d / 'deploy.json'} is corrupt ({e})") from None
+        meta = read_json(d / "deploy.json", f"{d} is not a deploy package (no deploy.json)")
         graph, arrays = load_graph(d / Path(meta["reference"]["graph"]).parent)
         return cls(graph, arrays, meta.get("output", {}).get("shape_normal"))
 

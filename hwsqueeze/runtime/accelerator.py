@@ -9,7 +9,6 @@ imported only when a real board is used.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -17,6 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..errors import HwsqueezeError
+from ..reference.engine import read_json
 from .packing import pack, unpack
 
 __all__ = ["Accelerator", "board_available", "load_meta"]
@@ -26,12 +26,7 @@ _REQUIRED = ("format", "input", "output", "reference", "platform")
 
 def load_meta(d: Path) -> dict:
     """deploy.json of package ``d``, checked; one clear error for a missing or corrupt file."""
-    try:
-        meta = json.loads((d / "deploy.json").read_text())
-    except FileNotFoundError:
-        raise HwsqueezeError(f"{d} is not a deploy package (no deploy.json)") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise HwsqueezeError(f"{d / 'deploy.json'} is corrupt ({e})") from None
+    meta = read_json(d / "deploy.json", f"{d} is not a deploy package (no deploy.json)")
     missing = [k for k in _REQUIRED if k not in meta]
     if missing:
         raise HwsqueezeError(f"{d / 'deploy.json'} lacks {', '.join(missing)}")

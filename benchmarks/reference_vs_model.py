@@ -1,0 +1,53 @@
+"""The whole CIFAR-10 test set through the bit-exact reference and through the trained model
+(Brevitas, whose QONNX export matches it to float precision; see `hwsqueeze export`): accuracy of
+both, top-1 agreement, and how many images' logits differ (threshold-boundary float rounding
+in the float model; see compile/steps.py). Also the emulated accelerator against the reference.
+
+Usage: python benchmarks/reference_vs_model.py [--build build/pynq-z2] [--data ../shared/data/cifar10-jpeg.tar.gz]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build/pynq-z2")
+    ap.add_argument("--data", default="../shared/data/cifar10-jpeg.tar.gz")
+    ap.add_argument("--n", type=int, default=None)
+    args = ap.parse_args()
+    deploy = Path(args.build) / "deploy"
+    from hwsqueeze.data import load_dataset
+    from hwsqueeze.reference import Reference
+    from hwsqueeze.runtime import Accelerator
+    from hwsqueeze.train import model_from_checkpoint
+    from hwsqueeze.train.loop import predict
+
+    ds = load_dataset(args.data, "test")
+    images, labels = ds.images[: args.n], ds.labels[: args.n]
+    meta = json.loads((deploy / "deploy.json").read_text())
+    ref = Reference.from_deploy(deploy)
+    t = time.time()
+    sw = np.concatenate([ref.run(images[i:i + 500]) for i in range(0, len(images), 500)]).reshape(len(images), -1)
+    ref_s = time.time() - t
+    with Accelerator.emulated(deploy) as acc:
+        hw = acc.run(images).reshape(len(images), -1)
+    model, _ = model_from_checkpoint(None)
+    fl = predict(model, images)
+    logits = sw * meta["output"]["scale"]
+    differ = np.abs(logits - fl).max(1) > 1e-4 * np.abs(fl).max()
+    print(json.dumps({"n": int(len(images)), "reference_top1": float((sw.argmax(1) == labels).mean()),
+                      "model_top1": float((fl.argmax(1) == labels).mean()),
+                      "top1_agreement": float((sw.argmax(1) == fl.argmax(1)).mean()),
+                      "images_with_differing_logits": int(differ.sum()),
+                      "emulated_vs_reference_mismatches": int((hw != sw).any(1).sum()),
+                      "reference_s": round(ref_s, 1)}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
