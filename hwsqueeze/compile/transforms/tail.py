@@ -67,7 +67,7 @@ class ExtractOutputScale(Transformation):
         model.graph.output.append(helper.make_tensor_value_info(tensor, TensorProto.FLOAT, shape))
         model.set_tensor_datatype(tensor, dt)
         prev = json.loads(model.get_metadata_prop(_META) or '{"scale": 1.0, "cpu_ops": []}')
-        info = {"scale": prev["scale"] * scale, "cpu_ops": [f"{n.op_type} {n.name}" for n in reversed(removed)]
+        info = {"scale": prev["scale"] * scale, "cpu_ops": [f"{n.op_type} {n.name}".strip() for n in reversed(removed)]
                 + prev["cpu_ops"],
                 "logits_shape": prev.get("logits_shape") or [d.dim_value for d in out.type.tensor_type.shape.dim]}
         model.set_metadata_prop(_META, json.dumps(info))
