@@ -54,3 +54,68 @@ def test_real_board_path_reports_pynq_errors(tmp_path):
     (d / "deploy.json").write_text(json.dumps(meta))
     with pytest.raises(HwsqueezeError, match="cannot load the overlay"):
         Accelerator(d)
+
+
+def test_real_board_code_path_through_pynq(tmp_path, monkeypatch):
+    """The board path of Accelerator (pynq.Overlay, pynq.allocate, pynq.MMIO register reads and
+    writes) against a fake pynq Device whose registers are the emulated IODMAs. Only the Overlay
+    constructor is replaced (there is no real .bit/.hwh here); MMIO and allocate are pynq's own."""
+    pynq = pytest.importorskip("pynq")
+    from pynq.pl_server.device import Device
+
+    from hwsqueeze.reference import Reference
+    from hwsqueeze.runtime import Accelerator
+    from hwsqueeze.runtime.emulator import EmulatedBoard
+
+    board = EmulatedBoard(DEPLOY)
+    bases = {"idma0": 0x4000_0000, "odma0": 0x4001_0000}
+
+    class FakeDevice(Device):
+        def __init__(self) -> None:
+            super().__init__("hwsqueeze-emulated")
+            self.capabilities = {"REGISTER_RW": True}
+
+        def _dma(self, address):
+            for name, base in bases.items():
+                if base <= address < base + 0x10000:
+                    return getattr(board, name), address - base
+            raise AssertionError(f"access outside the DMAs: 0x{address:x}")
+
+        def read_registers(self, address, length):
+            dma, off = self._dma(address)
+            return b"".join(dma.read(off + 4 * i).to_bytes(4, "little") for i in range(length // 4))
+
+        def write_registers(self, address, data):
+            dma, off = self._dma(address)
+            dma.write(off, int.from_bytes(bytes(data)[:4], "little"))
+
+        def allocate(self, shape, dtype, **kwargs):
+            return board.allocate(shape, dtype)
+
+    dev = FakeDevice()
+    # pynq.allocate() allocates on Device.active_device (backed by _active_device); removed after
+    monkeypatch.setattr(Device, "_active_device", dev, raising=False)
+
+    class FakeOverlay:
+        def __init__(self, bitfile, *a, **k):
+            assert bitfile.endswith("hwsqueeze.bit")
+            self.ip_dict = {name: {"phys_addr": base} for name, base in bases.items()}
+            for name, base in bases.items():
+                setattr(self, name, pynq.MMIO(base, 0x10000, device=dev))
+
+    monkeypatch.setattr(pynq, "Overlay", FakeOverlay)
+    d = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, d, ignore=shutil.ignore_patterns("notebooks"))
+    meta = json.loads((d / "deploy.json").read_text())
+    (d / "bitfile").mkdir()
+    (d / "bitfile" / "hwsqueeze.bit").write_bytes(b"\x00" * 64)
+    (d / "bitfile" / "hwsqueeze.hwh").write_text("<xml/>")
+    meta.update(bitfile="bitfile/hwsqueeze.bit", hwh="bitfile/hwsqueeze.hwh")
+    (d / "deploy.json").write_text(json.dumps(meta))
+    x = np.load(DEPLOY / "samples" / "images.npy")[:5]
+    with Accelerator(d) as acc:
+        assert acc.target == "board"
+        out = acc.run(x)
+    np.testing.assert_array_equal(out, Reference.from_deploy(DEPLOY).run(x))
+    writes = [(dma, off) for dma, _, off, _ in board.log]
+    assert writes[:4] == [("odma0", 0x10), ("odma0", 0x14), ("odma0", 0x1C), ("odma0", 0x00)]
