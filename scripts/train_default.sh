@@ -6,6 +6,6 @@ DATA=${DATA:-../shared/data/cifar10-jpeg.tar.gz}
 HW=${HW:-.venv/bin/hwsqueeze}
 $HW train --data "$DATA" --out runs/float --model squeezenet1_1-cifar10 --quant float \
     --epochs 40 --lr 0.2 --weight-decay 5e-4 --quiet
-$HW train --data "$DATA" --out runs/w4a4 --model squeezenet1_1-cifar10 --quant w4a4 \
-    --init runs/float/final.pt --epochs 15 --lr 0.02 --weight-decay 1e-4 --quiet
-.venv/bin/python scripts/ship_default_model.py runs/float runs/w4a4
+$HW train --data "$DATA" --out runs/w4a4-lr01 --model squeezenet1_1-cifar10 --quant w4a4 \
+    --init runs/float/final.pt --epochs 20 --lr 0.01 --weight-decay 1e-4 --quiet
+.venv/bin/python scripts/ship_default_model.py runs/float runs/w4a4-lr01
