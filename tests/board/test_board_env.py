@@ -18,6 +18,19 @@ if DEPLOY is not None:
     sys.path.insert(0, str(DEPLOY))
 
 
+def _with_placeholder_bitstream(tmp_path: Path, keep_hw: bool) -> Path:
+    """A copy of the package that claims a bitstream (placeholder files: pynq never loads them here)."""
+    d = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, d, ignore=shutil.ignore_patterns("notebooks", *(() if keep_hw else ("hw",))))
+    meta = json.loads((d / "deploy.json").read_text())
+    (d / "bitfile").mkdir()
+    (d / "bitfile" / "hwsqueeze.bit").write_bytes(b"\x00" * 64)
+    (d / "bitfile" / "hwsqueeze.hwh").write_text("<xml/>")
+    meta.update(bitfile="bitfile/hwsqueeze.bit", hwh="bitfile/hwsqueeze.hwh")
+    (d / "deploy.json").write_text(json.dumps(meta))
+    return d
+
+
 def test_environment_is_board_like():
     import numpy
 
@@ -44,14 +57,7 @@ def test_real_board_path_reports_pynq_errors(tmp_path):
     from hwsqueeze.errors import HwsqueezeError
     from hwsqueeze.runtime import Accelerator
 
-    d = tmp_path / "deploy"
-    shutil.copytree(DEPLOY, d, ignore=shutil.ignore_patterns("hw", "notebooks"))
-    meta = json.loads((d / "deploy.json").read_text())
-    (d / "bitfile").mkdir()
-    (d / "bitfile" / "hwsqueeze.bit").write_bytes(b"\x00" * 64)
-    (d / "bitfile" / "hwsqueeze.hwh").write_text("<xml/>")
-    meta.update(bitfile="bitfile/hwsqueeze.bit", hwh="bitfile/hwsqueeze.hwh")
-    (d / "deploy.json").write_text(json.dumps(meta))
+    d = _with_placeholder_bitstream(tmp_path, keep_hw=False)
     with pytest.raises(HwsqueezeError, match="cannot load the overlay"):
         Accelerator(d)
 
@@ -104,14 +110,7 @@ def test_real_board_code_path_through_pynq(tmp_path, monkeypatch):
                 setattr(self, name, pynq.MMIO(base, 0x10000, device=dev))
 
     monkeypatch.setattr(pynq, "Overlay", FakeOverlay)
-    d = tmp_path / "deploy"
-    shutil.copytree(DEPLOY, d, ignore=shutil.ignore_patterns("notebooks"))
-    meta = json.loads((d / "deploy.json").read_text())
-    (d / "bitfile").mkdir()
-    (d / "bitfile" / "hwsqueeze.bit").write_bytes(b"\x00" * 64)
-    (d / "bitfile" / "hwsqueeze.hwh").write_text("<xml/>")
-    meta.update(bitfile="bitfile/hwsqueeze.bit", hwh="bitfile/hwsqueeze.hwh")
-    (d / "deploy.json").write_text(json.dumps(meta))
+    d = _with_placeholder_bitstream(tmp_path, keep_hw=True)
     x = np.load(DEPLOY / "samples" / "images.npy")[:5]
     with Accelerator(d) as acc:
         assert acc.target == "board"
