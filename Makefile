@@ -29,6 +29,9 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) requirements/finn-plus-deps.tx
 	$(PIP) install -q -c $(CONSTRAINTS) torch==2.13.0
 	$(PIP) install -q -c $(CONSTRAINTS) -r requirements/finn-plus-deps.txt -e '.[dev]'
 	$(PIP) install -q -c $(CONSTRAINTS) --no-deps finn-plus==1.6.1
+	# FINN+'s own PYNQ driver: the tests' independent reference for the IODMA register protocol
+	# (its numpy<2 pin is for the board; the code we call works with numpy 2)
+	$(PIP) install -q --no-deps finn-plus-driver==1.6.1
 	touch $@
 
 venv: $(VENV)/.installed

@@ -48,7 +48,7 @@ def main() -> None:
     from qonnx.core.modelwrapper import ModelWrapper
 
     from hwsqueeze.compile.finn_env import activate
-    from hwsqueeze.compile.steps import _execute
+    from hwsqueeze.compile.verify import execute as _execute
 
     activate(build)
     hw = ModelWrapper(str(next((build / "intermediate").glob("10_hw_codegen.onnx"))))

@@ -31,12 +31,13 @@ if (DEPLOY / "hwsqueeze").is_dir() and str(DEPLOY) not in sys.path:
     sys.path.insert(0, str(DEPLOY))
 from hwsqueeze.runtime import Accelerator
 from hwsqueeze.reference import Reference
+from hwsqueeze.deploy import read_meta
 
-META = json.loads((DEPLOY / "deploy.json").read_text())
+META = read_meta(DEPLOY)  # the validated deploy.json
 acc = Accelerator.open(DEPLOY)  # the real board when pynq finds one, else the emulated board
-print(f"running on: {acc.target.upper()} ({'PYNQ overlay ' + str(META['bitfile']) if acc.target == 'board' else 'register-level emulation, compute = bit-exact reference'})")
-print(f"model {META['model']} ({META['quant']}) for {META['board']}, input {META['input']['shape_normal']} {META['input']['dtype']}, "
-      f"output {META['output']['shape_normal']} {META['output']['dtype']} x {META['output']['scale']:.4g}")'''
+print(f"running on: {acc.target.upper()} ({'PYNQ overlay ' + str(META.bitfile) if acc.target == 'board' else 'register-level emulation, computing from the generated layer files'})")
+print(f"model {META.model} ({META.quant}) for {META.board}, input {list(META.input.shape_normal)} {META.input.dtype}, "
+      f"output {list(META.output.shape_normal)} {META.output.dtype} x {META.output.scale:.4g}")'''
 
 CLASSIFY = [
     new_markdown_cell("# 01 — Classify images on the accelerator\n\nLoads the deploy package, classifies the "
@@ -44,7 +45,7 @@ CLASSIFY = [
                       "image file of your own."),
     new_code_cell(SETUP),
     new_code_cell('''import matplotlib.pyplot as plt
-CLASSES = META.get("classes") or [str(i) for i in range(META["output"]["shape_normal"][-1])]
+CLASSES = [META.class_name(i) for i in range(META.num_outputs)]
 images = np.load(DEPLOY / "samples" / "images.npy")[:6]
 top, scores = acc.classify(images, k=5)
 fig, axes = plt.subplots(2, len(images), figsize=(2.6 * len(images), 5))
@@ -61,7 +62,7 @@ for i in range(len(images)):
                       "cell always shows the full path from file to classes."),
     new_code_cell('''MY_IMAGE = None  # e.g. "/home/xilinx/cat.jpg"
 from PIL import Image
-size = META["input"]["shape_normal"][1]
+size = META.input.normal[0]
 if MY_IMAGE is None:
     import tempfile
     MY_IMAGE = os.path.join(tempfile.mkdtemp(), "sample.png")
@@ -145,9 +146,9 @@ cpu_fps = len(x) / dt
 print(f"reference on this CPU: {1e3 * dt / len(x):.2f} ms/image ({cpu_fps:.1f} images/s)")
 best = max(rows, key=lambda r: r["fps"])
 print(f"accelerator ({acc.target}) best: {best['fps']:.1f} images/s at batch {best['batch']} = {best['fps'] / cpu_fps:.1f}x the CPU reference")
-est = META.get("estimates") or {}
+est = META.estimates
 if est.get("fps"):
-    print(f"build estimate: {est['fps']:.0f} images/s at {META['clock_mhz']:g} MHz (dataflow steady state, no DMA/host overhead)")'''),
+    print(f"build estimate: {est['fps']:.0f} images/s at {META.clock_mhz:g} MHz (dataflow steady state, no DMA/host overhead)")'''),
 ]
 
 

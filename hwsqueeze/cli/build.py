@@ -50,12 +50,13 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
     Every stage up to HLS/RTL code generation and the deploy package runs on any machine; IP
     generation, FIFO sizing and the bitstream need vitis_hls and vivado on PATH.
     """
-    from ..compile.steps import STEPS, BuildConfig, run_build
+    from ..compile.config import BuildConfig
+    from ..compile.pipeline import STEPS
+    from ..compile.runner import run_build
 
     if list_steps:
-        for i, (name, fn, tools) in enumerate(STEPS):
-            doc = (fn.__doc__ or "").strip().splitlines()[0]
-            click.echo(f"{i:02d} {name:20s} {'[vivado] ' if tools else ''}{doc}")
+        for i, step in enumerate(STEPS):
+            click.echo(f"{i:02d} {step.name:20s} {'[vivado] ' if step.needs_tools else ''}{step.doc}")
         return
     from ..compile.boards import load_board
 

@@ -30,9 +30,11 @@ class Board:
 
 
 def boards_dir() -> Path:
-    """``$HWSQUEEZE_BOARDS`` or the repository's ``boards/`` folder."""
+    """``$HWSQUEEZE_BOARDS`` or the shipped ``boards/`` folder (checkout or installed package)."""
+    from ..resources import resource_dir
+
     env = os.environ.get("HWSQUEEZE_BOARDS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "boards"
+    return Path(env) if env else resource_dir("boards")
 
 
 def _parse(path: Path) -> Board:

@@ -1,24 +1,20 @@
-"""Export the final FINN HW-layer graph for the numpy reference engine (docs/deploy-package.md).
+"""The final FINN HW-layer graph as the package's reference graph (format: hwsqueeze/deploy/graph.py).
 
-``graph.json`` lists the nodes in FINN's (topological) order with their FINN attributes
-verbatim; ``weights.npz`` holds their integer weights and thresholds in FINN's unfolded,
-folding-independent layout. Host side only (qonnx); the reader is ``hwsqueeze.reference``.
+Host side only (qonnx); :func:`hwsqueeze.deploy.write_graph` writes it, the reference engine and
+the emulated board read it.
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
-from pathlib import Path
+from typing import Dict, Tuple
 
 import numpy as np
 from onnx import helper
 
+from ..deploy import GRAPH_FORMAT
 from ..errors import HwsqueezeError
 
-__all__ = ["export_reference", "FORMAT"]
+__all__ = ["reference_graph"]
 
-FORMAT = "hwsqueeze-reference/1"
 _SKIP_ATTRS = {"code_gen_dir_ipgen", "code_gen_dir_cppsim", "ipgen_path", "ip_path", "ip_vlnv", "gen_top_module",
                "executable_path", "rtlsim_so", "cycles_estimate", "res_estimate", "res_hls", "res_synth",
                "backend", "exec_mode", "cpp_interface", "hls_style", "inFIFODepths", "outFIFODepths",
@@ -39,13 +35,8 @@ def _as_int_array(a: np.ndarray, what: str) -> np.ndarray:
     raise HwsqueezeError(f"{what} does not fit int64")
 
 
-def export_reference(model, out_dir: Path) -> Path:
-    """Write ``out_dir/graph.json`` + ``out_dir/weights.npz`` for ``model`` (atomically)."""
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+def reference_graph(model) -> Tuple[dict, Dict[str, np.ndarray]]:
+    """(graph dict, integer arrays) of the HW-layer graph ``model``."""
     nodes, arrays = [], {}
     for node in model.graph.node:
         if not node.domain.startswith("finn.custom_op.fpgadataflow"):
@@ -74,14 +65,9 @@ def export_reference(model, out_dir: Path) -> Path:
                       "out_dtype": model.get_tensor_datatype(node.output[0]).name,
                       "out_shape": [int(s) for s in model.get_tensor_shape(node.output[0])]})
     gin, gout = model.graph.input[0].name, model.graph.output[0].name
-    graph = {"format": FORMAT, "input": gin, "output": gout,
+    graph = {"format": GRAPH_FORMAT, "input": gin, "output": gout,
              "input_dtype": model.get_tensor_datatype(gin).name,
              "input_shape": [int(s) for s in model.get_tensor_shape(gin)],
              "output_dtype": model.get_tensor_datatype(gout).name,
              "output_shape": [int(s) for s in model.get_tensor_shape(gout)], "nodes": nodes}
-    (tmp / "graph.json").write_text(json.dumps(graph, indent=1))
-    np.savez_compressed(tmp / "weights.npz", **arrays)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
-    return out_dir
+    return graph, arrays

@@ -1,4 +1,4 @@
 """Bit-exact numpy reference of the accelerator (board side: numpy only, Python 3.8+)."""
-from .engine import FORMAT, Reference, dtype_range, load_graph
+from .engine import Reference
 
-__all__ = ["Reference", "load_graph", "dtype_range", "FORMAT"]
+__all__ = ["Reference"]

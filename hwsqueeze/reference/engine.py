@@ -11,62 +11,18 @@ only where it is provably exact.
 """
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..deploy import check_images, dtype_range, read_graph, read_meta
+from ..deploy.graph import validate_graph
 from ..errors import HwsqueezeError
 
-__all__ = ["Reference", "load_graph", "read_json", "dtype_range", "FORMAT"]
+__all__ = ["Reference"]
 
-FORMAT = "hwsqueeze-reference/1"
 _F32_EXACT = 2 ** 24
 _F64_EXACT = 2 ** 53
-
-
-def dtype_range(name: str) -> Tuple[int, int]:
-    """(min, max) of a FINN integer datatype name such as UINT8, INT21, BIPOLAR, BINARY."""
-    if name == "BIPOLAR":
-        return -1, 1
-    if name == "BINARY":
-        return 0, 1
-    m = re.fullmatch(r"(U?)INT(\d+)", name)
-    if not m:
-        raise HwsqueezeError(f"unsupported datatype {name!r} (the reference handles integer types only)")
-    bits = int(m.group(2))
-    return (0, 2 ** bits - 1) if m.group(1) else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-
-
-def read_json(path: Path, missing: str) -> dict:
-    """A JSON object from ``path``; ``missing`` is the error when the file does not exist."""
-    try:
-        obj = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise HwsqueezeError(missing) from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise HwsqueezeError(f"{path} is corrupt ({e})") from None
-    if not isinstance(obj, dict):
-        raise HwsqueezeError(f"{path} is corrupt (not a JSON object)")
-    return obj
-
-
-def load_graph(directory) -> Tuple[dict, Dict[str, np.ndarray]]:
-    """Read ``graph.json`` + ``weights.npz`` (no pickle) from ``directory``."""
-    d = Path(directory)
-    graph = read_json(d / "graph.json", f"reference graph missing: {d / 'graph.json'}")
-    if graph.get("format") != FORMAT:
-        raise HwsqueezeError(f"{d / 'graph.json'}: not a {FORMAT} graph")
-    try:
-        with np.load(d / "weights.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise HwsqueezeError(f"reference weights missing: {d / 'weights.npz'}") from None
-    except Exception as e:  # zipfile/numpy raise several types for a damaged file
-        raise HwsqueezeError(f"reference weights {d / 'weights.npz'} are corrupt ({type(e).__name__})") from None
-    return graph, arrays
 
 
 # --------------------------------------------------------------------------- ops
@@ -131,11 +87,7 @@ class _Node:
     def __init__(self, spec: dict, arrays: Dict[str, np.ndarray]) -> None:
         self.name, self.op, self.attrs = spec["name"], spec["op"], spec["attrs"]
         self.inputs, self.outputs = spec["inputs"], spec["outputs"]
-        self.arrays = {}
-        for key, ref in spec.get("arrays", {}).items():
-            if ref not in arrays:
-                raise HwsqueezeError(f"{self.name}: array {ref} missing from weights.npz")
-            self.arrays[key] = arrays[ref]
+        self.arrays = {key: arrays[ref] for key, ref in spec["arrays"].items()}  # presence: validate_graph
 
 
 def _op_mvau(node: _Node, xs: List[np.ndarray], ctx: "Reference") -> List[np.ndarray]:
@@ -232,23 +184,23 @@ class Reference:
     """The HW-layer graph as an integer numpy engine: ``run(uint8 NHWC images) -> int64 outputs``."""
 
     def __init__(self, graph: dict, arrays: Dict[str, np.ndarray], output_shape: Optional[List[int]] = None) -> None:
+        validate_graph("graph", graph, arrays)
         self.graph = graph
         self.nodes = [_Node(s, arrays) for s in graph["nodes"]]
         for n in self.nodes:
             if n.op not in _OPS:
                 raise HwsqueezeError(f"{n.name}: op {n.op} is not supported by the reference engine")
         self.input_shape = [int(s) for s in graph["input_shape"]]
-        self.input_range = dtype_range(graph["input_dtype"])
+        self.input_dtype = graph["input_dtype"]
         self.output_shape = [int(s) for s in (output_shape or graph["output_shape"])]
         self._cache: Dict[str, np.ndarray] = {}
 
     @classmethod
     def from_deploy(cls, deploy_dir) -> "Reference":
         """The reference of a deploy package (deploy.json's ``reference`` entry)."""
-        d = Path(deploy_dir)
-        meta = read_json(d / "deploy.json", f"{d} is not a deploy package (no deploy.json)")
-        graph, arrays = load_graph(d / Path(meta["reference"]["graph"]).parent)
-        return cls(graph, arrays, meta.get("output", {}).get("shape_normal"))
+        meta = read_meta(deploy_dir)
+        graph, arrays = read_graph(deploy_dir)
+        return cls(graph, arrays, list(meta.output.shape_normal))
 
     def cached(self, key: str, make: Callable[[], object]):
         if key not in self._cache:
@@ -257,30 +209,14 @@ class Reference:
 
     def check_images(self, images) -> np.ndarray:
         """Validate a batch: (N, H, W, C) integers in the input datatype's range."""
-        x = np.asarray(images)
-        want = tuple(self.input_shape[1:])
-        if x.ndim == len(want):
-            x = x[None]
-        if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
-            raise HwsqueezeError(f"images must have shape (N, {', '.join(map(str, want))}), got {tuple(x.shape)}")
-        if x.shape[0] == 0:
-            raise HwsqueezeError("empty batch: no images given")
-        if not np.issubdtype(x.dtype, np.integer):
-            raise HwsqueezeError(f"images must be integers (uint8 pixels), got dtype {x.dtype}")
-        lo, hi = self.input_range
-        if x.min() < lo or x.max() > hi:
-            raise HwsqueezeError(f"image values must be in [{lo}, {hi}], got [{x.min()}, {x.max()}]")
-        return x
+        return check_images(images, tuple(self.input_shape[1:]), self.input_dtype)
 
     def run(self, images, trace: bool = False):
         """Integer outputs (N, *output shape[1:]) for ``images``; with ``trace`` also every tensor."""
         x = self.check_images(images)
         ctx: Dict[str, np.ndarray] = {self.graph["input"]: x}
         for node in self.nodes:
-            try:
-                outs = _OPS[node.op](node, [ctx[t] for t in node.inputs], self)
-            except KeyError as e:
-                raise HwsqueezeError(f"{node.name}: input tensor {e} is never produced") from None
+            outs = _OPS[node.op](node, [ctx[t] for t in node.inputs], self)  # order checked by validate_graph
             for name, val in zip(node.outputs, outs):
                 ctx[name] = val
         out = ctx[self.graph["output"]]

@@ -1,9 +1,9 @@
 """The accelerator on a PYNQ board (or the emulated board), modelled on PYNQ's ``Overlay``.
 
 ``Accelerator(deploy_dir)`` loads the bitstream with pynq and drives FINN+'s Zynq IODMA
-protocol exactly as ``finn_plus_driver`` does: pack the folded input, flush, program the output
-DMA (address 0x10/0x14, batch 0x1C, start 0x00) then the input DMA, poll the output DMA's
-ap_done (0x00 bit 1) — with a timeout — invalidate and unpack. ``Accelerator.emulated()`` runs
+protocol exactly as ``finn_plus_driver`` does (register map and order: :mod:`hwsqueeze.deploy.iodma`):
+pack the folded input, flush, program the output DMA then the input DMA, poll the output DMA's
+ap_done — with a timeout — invalidate and unpack. ``Accelerator.emulated()`` runs
 the same code against :class:`~hwsqueeze.runtime.emulator.EmulatedBoard`. numpy only; pynq is
 imported only when a real board is used.
 """
@@ -15,24 +15,11 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..deploy import check_images, pack, read_meta, unpack
+from ..deploy.iodma import ADDR_HI, ADDR_LO, AP_DONE, AP_IDLE, AP_START, BATCH, CTRL
 from ..errors import HwsqueezeError
-from ..reference.engine import read_json
-from .packing import pack, unpack
 
-__all__ = ["Accelerator", "board_available", "load_meta"]
-
-_REQUIRED = ("format", "input", "output", "reference", "platform")
-
-
-def load_meta(d: Path) -> dict:
-    """deploy.json of package ``d``, checked; one clear error for a missing or corrupt file."""
-    meta = read_json(d / "deploy.json", f"{d} is not a deploy package (no deploy.json)")
-    missing = [k for k in _REQUIRED if k not in meta]
-    if missing:
-        raise HwsqueezeError(f"{d / 'deploy.json'} lacks {', '.join(missing)}")
-    if meta["platform"] != "zynq-iodma":
-        raise HwsqueezeError(f"platform {meta['platform']!r} is not supported (zynq-iodma only)")
-    return meta
+__all__ = ["Accelerator", "board_available"]
 
 
 def board_available() -> bool:
@@ -57,50 +44,50 @@ class Accelerator:
     def __init__(self, deploy_dir: Union[str, Path], *, max_batch: int = 256, timeout_s: float = 10.0,
                  _board=None) -> None:
         self.deploy_dir = Path(deploy_dir)
-        self.meta = load_meta(self.deploy_dir)
+        self.meta = read_meta(self.deploy_dir)
+        if not (isinstance(max_batch, int) and max_batch > 0):
+            raise HwsqueezeError(f"max_batch must be a positive integer, got {max_batch!r}")
+        if not (isinstance(timeout_s, (int, float)) and 0 < timeout_s < float("inf")):
+            raise HwsqueezeError(f"timeout_s must be a positive finite number of seconds, got {timeout_s!r}")
         self.timeout_s, self.max_batch = float(timeout_s), int(max_batch)
-        ins, outs = self.meta["input"], self.meta["output"]
-        self.in_shape = tuple(int(s) for s in ins["shape_normal"][1:])
-        self.out_shape = tuple(int(s) for s in outs["shape_normal"][1:])
-        self.scale = float(outs.get("scale", 1.0))
+        ins, outs = self.meta.input, self.meta.output
+        self.in_shape, self.out_shape = ins.normal, outs.normal
+        self.scale = outs.scale
         if _board is None:
             self.target = "board"
             self._board, self._allocate = self._load_overlay()
         else:
             self.target = "emulated"
             self._board, self._allocate = _board, _board.allocate
-        for key in ("input", "output"):
-            name = self.meta[key]["dma"]
+        for key, name in (("input", ins.dma), ("output", outs.dma)):
             if name not in getattr(self._board, "ip_dict", {}):
                 found = ", ".join(sorted(getattr(self._board, "ip_dict", {}))) or "none"
                 raise HwsqueezeError(f"the overlay has no {key} DMA '{name}' (IP blocks found: {found}); "
                                      "is the bitstream from this deploy package?")
-        self._idma, self._odma = getattr(self._board, ins["dma"]), getattr(self._board, outs["dma"])
+        self._idma, self._odma = getattr(self._board, ins.dma), getattr(self._board, outs.dma)
         self._ibuf = self._obuf = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def emulated(cls, deploy_dir: Union[str, Path], fault: Optional[str] = None, hang: bool = False,
-                 **kw) -> "Accelerator":
+    def emulated(cls, deploy_dir: Union[str, Path], hang: bool = False, **kw) -> "Accelerator":
         """The same accelerator against the register-level emulated board."""
         from .emulator import EmulatedBoard
 
-        return cls(deploy_dir, _board=EmulatedBoard(deploy_dir, fault=fault, hang=hang), **kw)
+        return cls(deploy_dir, _board=EmulatedBoard(deploy_dir, hang=hang), **kw)
 
     @classmethod
     def open(cls, deploy_dir: Union[str, Path], emulated: Optional[bool] = None, **kw) -> "Accelerator":
         """The real board when pynq finds one (and the package has a bitstream), else emulated."""
         if emulated is None:
-            meta = load_meta(Path(deploy_dir))
-            emulated = not (board_available() and meta.get("bitfile"))
+            emulated = not (board_available() and read_meta(deploy_dir).bitfile)
         return cls.emulated(deploy_dir, **kw) if emulated else cls(deploy_dir, **kw)
 
     def _load_overlay(self):
-        bit = self.meta.get("bitfile")
+        bit = self.meta.bitfile
         if not bit:
             raise HwsqueezeError("no bitstream in this deploy package (it was built without Vivado); "
                                  "build with vitis_hls + vivado on PATH, or use Accelerator.emulated()")
-        for rel in (bit, self.meta.get("hwh")):
+        for rel in (bit, self.meta.hwh):
             if rel and not (self.deploy_dir / rel).is_file():
                 raise HwsqueezeError(f"{self.deploy_dir / rel} is missing")
         try:
@@ -116,28 +103,15 @@ class Accelerator:
 
     # ------------------------------------------------------------------ running
     def _check(self, images) -> np.ndarray:
-        x = np.asarray(images)
-        if x.ndim == len(self.in_shape):
-            x = x[None]
-        if x.ndim != len(self.in_shape) + 1 or tuple(x.shape[1:]) != self.in_shape:
-            raise HwsqueezeError(f"images must have shape (N, {', '.join(map(str, self.in_shape))}), "
-                                 f"got {tuple(x.shape)}")
-        if x.shape[0] == 0:
-            raise HwsqueezeError("empty batch: no images given")
-        if not np.issubdtype(x.dtype, np.integer):
-            raise HwsqueezeError(f"images must be uint8 pixels (an integer dtype), got {x.dtype}")
-        if x.min() < 0 or x.max() > 255:
-            raise HwsqueezeError(f"pixel values must be in [0, 255], got [{x.min()}, {x.max()}]")
-        return x
+        return check_images(images, self.in_shape, self.meta.input.dtype)
 
     def _buffers(self, n: int) -> None:
         if self._ibuf is not None and self._ibuf.shape[0] >= n:
             return
         self._free()
         cap = max(n, 1)
-        ins, outs = self.meta["input"], self.meta["output"]
-        self._ibuf = self._allocate(shape=(cap,) + tuple(ins["shape_packed"][1:]), dtype=np.uint8)
-        self._obuf = self._allocate(shape=(cap,) + tuple(outs["shape_packed"][1:]), dtype=np.uint8)
+        self._ibuf = self._allocate(shape=(cap,) + self.meta.input.packed, dtype=np.uint8)
+        self._obuf = self._allocate(shape=(cap,) + self.meta.output.packed, dtype=np.uint8)
 
     def _execute(self, packed: np.ndarray, times: Optional[Dict[str, float]] = None) -> np.ndarray:
         """One batch through the DMAs: the FINN Zynq IODMA protocol on packed buffers."""
@@ -147,19 +121,20 @@ class Accelerator:
         self._ibuf[:n] = packed
         self._ibuf.flush()
         t1 = time.perf_counter()
-        if not self._odma.read(0x00) & 0x4:
-            raise HwsqueezeError(f"output DMA {self.meta['output']['dma']} is not idle (a previous run hung?)")
+        odma_name = self.meta.output.dma
+        if not self._odma.read(CTRL) & AP_IDLE:
+            raise HwsqueezeError(f"output DMA {odma_name} is not idle (a previous run hung?)")
         for dma, buf in ((self._odma, self._obuf), (self._idma, self._ibuf)):  # output first, as FINN's driver
             addr = _address(buf)
-            dma.write(0x10, addr & 0xFFFFFFFF)
-            dma.write(0x14, (addr >> 32) & 0xFFFFFFFF)
-            dma.write(0x1C, n)
-            dma.write(0x00, 1)
+            dma.write(ADDR_LO, addr & 0xFFFFFFFF)
+            dma.write(ADDR_HI, (addr >> 32) & 0xFFFFFFFF)
+            dma.write(BATCH, n)
+            dma.write(CTRL, AP_START)
         deadline = time.perf_counter() + self.timeout_s
-        while not self._odma.read(0x00) & 0x2:
+        while not self._odma.read(CTRL) & AP_DONE:
             if time.perf_counter() > deadline:
-                raise HwsqueezeError(f"output DMA {self.meta['output']['dma']} did not finish within "
-                                     f"{self.timeout_s:g} s (status 0x{self._odma.read(0x00):x}); "
+                raise HwsqueezeError(f"output DMA {odma_name} did not finish within "
+                                     f"{self.timeout_s:g} s (status 0x{self._odma.read(CTRL):x}); "
                                      "the accelerator is stuck: reload the overlay")
         t2 = time.perf_counter()
         self._obuf.invalidate()
@@ -173,17 +148,17 @@ class Accelerator:
     def run(self, images, times: Optional[Dict[str, float]] = None) -> np.ndarray:
         """Integer outputs ``(N, *output shape)`` for uint8 NHWC ``images`` (any N: chunked)."""
         x = self._check(images)
-        ins, outs = self.meta["input"], self.meta["output"]
+        ins, outs = self.meta.input, self.meta.output
         results = []
         for i in range(0, x.shape[0], self.max_batch):
             chunk = x[i:i + self.max_batch]
             n = chunk.shape[0]
             t0 = time.perf_counter()
-            packed = pack(chunk.reshape((n,) + tuple(ins["shape_folded"][1:])), ins["dtype"])
+            packed = pack(chunk.reshape((n,) + ins.folded), ins.dtype)
             t1 = time.perf_counter()
             raw = self._execute(packed, times)
             t2 = time.perf_counter()
-            y = unpack(raw, outs["dtype"], (n,) + tuple(outs["shape_folded"][1:]))
+            y = unpack(raw, outs.dtype, (n,) + outs.folded)
             results.append(y.reshape((n,) + self.out_shape))
             if times is not None:
                 times["pack"] = times.get("pack", 0.0) + t1 - t0

@@ -2,30 +2,32 @@
 
 It offers what :class:`~hwsqueeze.runtime.accelerator.Accelerator` uses on a real board: an
 ``allocate()`` returning DDR buffers with a physical address, ``flush()``/``invalidate()``, and
-the two FINN IODMAs (``idma0``, ``odma0``) as register files with ``read``/``write``. When the
-input DMA is started while the output DMA is armed, the "hardware" reads the packed input bytes
-from emulated DDR at the programmed address, unpacks them as the stream would, computes with
-the bit-exact reference whose weights and thresholds come from the **generated hardware
-sources** (``deploy/hw``), packs the result into DDR at the output address and raises ap_done.
+the two FINN IODMAs as register files with ``read``/``write`` (map: :mod:`hwsqueeze.deploy.iodma`).
+When the input DMA is started while the output DMA is armed, the "hardware" reads the packed
+input words from emulated DDR, splits them into values bit by bit as the stream would, runs
+:class:`~hwsqueeze.runtime.hwmodel.HwModel` — the layers computed from the generated per-layer
+files (``deploy/hw``), independently of the reference engine — writes the output words into DDR
+and raises ap_done. Stream (un)packing here is plain Python integer arithmetic, independent of
+:mod:`hwsqueeze.deploy.packing`, so a packing bug cannot cancel out in HW-vs-SW tests.
 
-Registers (FINN Zynq IODMA, AXI-lite): 0x00 control/status (bit0 ap_start, bit1 ap_done,
-bit2 ap_idle), 0x10/0x14 buffer address low/high, 0x1C batch (number of frames).
-Fault knobs, for testing the tests: ``fault="flip_weight_bit"`` flips one bit of one weight in
-the emulated hardware; ``hang=True`` makes the DMAs never finish.
+Test knobs: ``hang=True`` makes the DMAs never finish; :func:`inject_weight_fault` flips one bit
+in a package's generated weight file (use it on a copy).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Sequence, Union
 
 import numpy as np
 
+from ..deploy import dtype_bits, read_graph, read_meta
+from ..deploy.iodma import ADDR_HI, ADDR_LO, AP_DONE, AP_IDLE, AP_START, BATCH, CTRL
+from ..deploy.package import HW_DIR
 from ..errors import HwsqueezeError
-from ..reference import Reference, load_graph
-from ..reference.hwsources import load_hw_arrays
-from .packing import pack, unpack
+from .hwmodel import HwModel
+from .hwsources import read_memblock_words
 
-__all__ = ["EmulatedBoard", "EmulatedBuffer", "flip_weight_bit"]
+__all__ = ["EmulatedBoard", "EmulatedBuffer", "inject_weight_fault"]
 
 _DDR_BASE = 0x1000_0000
 
@@ -36,7 +38,7 @@ class EmulatedBuffer(np.ndarray):
     physical_address: int
     device_address: int
 
-    def flush(self) -> None:  # caches are coherent in the emulation
+    def flush(self) -> None:  # caches are coherent in the emulation; counted for the tests
         self._board.flushes += 1
 
     def invalidate(self) -> None:
@@ -53,13 +55,13 @@ class _IODMA:
 
     def __init__(self, board: "EmulatedBoard", name: str) -> None:
         self.board, self.name = board, name
-        self.regs: Dict[int, int] = {0x00: 0x4}  # idle
+        self.regs: Dict[int, int] = {CTRL: AP_IDLE}
 
     def write(self, offset: int, value: int) -> None:
         self.board.log.append((self.name, "w", offset, int(value)))
-        if offset == 0x00:
-            if value & 0x1:
-                self.regs[0x00] = 0x1  # started: not idle, not done
+        if offset == CTRL:
+            if value & AP_START:
+                self.regs[CTRL] = AP_START  # started: not idle, not done
                 self.board._started(self)
             return
         self.regs[offset] = int(value) & 0xFFFFFFFF
@@ -69,48 +71,52 @@ class _IODMA:
 
     @property
     def address(self) -> int:
-        return self.regs.get(0x10, 0) | (self.regs.get(0x14, 0) << 32)
+        return self.regs.get(ADDR_LO, 0) | (self.regs.get(ADDR_HI, 0) << 32)
 
 
-def flip_weight_bit(graph: dict, arrays: Dict[str, np.ndarray]) -> Tuple[str, int, int]:
-    """Flip the second-highest bit of the largest-magnitude weight of the first layer (it sees
-    raw pixels, so every non-black image is affected; flipping below the sign bit keeps the value
-    in its datatype's range). Returns (array key, flat index, bit)."""
-    from ..reference.engine import dtype_range
+def _words_to_values(raw: np.ndarray, n_values: int, dtype: str) -> np.ndarray:
+    """Each row of bytes is one little-endian stream word; value i sits in bits [i*b, (i+1)*b)."""
+    bits, signed = dtype_bits(dtype)
+    mask = (1 << bits) - 1
+    out = np.empty((raw.shape[0], n_values), dtype=np.int64)
+    for r, row in enumerate(raw):
+        word = int.from_bytes(bytes(row), "little")
+        for i in range(n_values):
+            v = (word >> (i * bits)) & mask
+            if dtype == "BIPOLAR":
+                v = 2 * v - 1
+            elif signed and v >> (bits - 1):
+                v -= 1 << bits
+            out[r, i] = v
+    return out
 
-    first = [n for n in graph["nodes"] if "weights" in n.get("arrays", {})][0]
-    key = first["arrays"]["weights"]
-    lo, hi = dtype_range(first["attrs"]["weightDataType"])
-    bit = max(0, int(hi - lo).bit_length() - 2)
-    flat = arrays[key].astype(np.int64).reshape(-1)
-    i = int(np.argmax(np.abs(flat)))
-    flat[i] ^= 1 << bit
-    arrays[key] = flat.reshape(arrays[key].shape)
-    return key, i, bit
+
+def _values_to_words(values: np.ndarray, nbytes: int, dtype: str) -> np.ndarray:
+    bits = dtype_bits(dtype)[0]
+    mask = (1 << bits) - 1
+    out = np.zeros((values.shape[0], nbytes), dtype=np.uint8)
+    for r, row in enumerate(values):
+        word = 0
+        for i, v in enumerate(row.tolist()):
+            word |= ((((v + 1) // 2) if dtype == "BIPOLAR" else v) & mask) << (i * bits)
+        out[r] = np.frombuffer(word.to_bytes(nbytes, "little"), dtype=np.uint8)
+    return out
 
 
 class EmulatedBoard:
     """The emulated overlay of one deploy package (see the module docstring)."""
 
-    def __init__(self, deploy_dir: Union[str, Path], fault: Optional[str] = None, hang: bool = False) -> None:
-        from .accelerator import load_meta
-
+    def __init__(self, deploy_dir: Union[str, Path], hang: bool = False) -> None:
         d = Path(deploy_dir)
-        self.meta = load_meta(d)
-        graph, _ = load_graph(d / Path(self.meta["reference"]["graph"]).parent)
-        arrays = load_hw_arrays(d / self.meta.get("hw_sources", "hw"), graph)  # what synthesis would get
-        self.fault = None
-        if fault == "flip_weight_bit":
-            self.fault = flip_weight_bit(graph, arrays)
-        elif fault:
-            raise HwsqueezeError(f"unknown fault {fault!r} (known: flip_weight_bit)")
-        self.compute = Reference(graph, arrays, self.meta["output"]["shape_normal"])
+        self.meta = read_meta(d)
+        graph, _ = read_graph(d)  # topology and attributes only; numbers come from hw/
+        self.hardware = HwModel(graph, d / HW_DIR)
         self.hang = hang
         self.log: List[tuple] = []
         self.flushes = self.invalidates = 0
         self._mem: Dict[int, EmulatedBuffer] = {}
         self._next = _DDR_BASE
-        io = self.meta["input"]["dma"], self.meta["output"]["dma"]
+        io = self.meta.input.dma, self.meta.output.dma
         self.ip_dict = {io[0]: {"type": "xilinx.com:hls:idma:1.0"}, io[1]: {"type": "xilinx.com:hls:odma:1.0"}}
         self._dmas = {name: _IODMA(self, name) for name in io}
 
@@ -140,21 +146,53 @@ class EmulatedBoard:
 
     # ------------------------------------------------------------ the dataflow "hardware"
     def _started(self, dma: _IODMA) -> None:
-        idma, odma = (self._dmas[self.meta[k]["dma"]] for k in ("input", "output"))
-        if dma is odma or odma.regs[0x00] != 0x1:
+        ins, outs = self.meta.input, self.meta.output
+        idma, odma = self._dmas[ins.dma], self._dmas[outs.dma]
+        if dma is odma or odma.regs[CTRL] != AP_START:
             return  # the output DMA waits for data; computing starts when input arrives
         if self.hang:
             return
-        n = idma.regs.get(0x1C, 0)
-        if n != odma.regs.get(0x1C, 0) or n <= 0:
-            raise HwsqueezeError(f"emulated DMAs programmed with different/empty batches ({n}, {odma.regs.get(0x1C)})")
-        ins, outs = self.meta["input"], self.meta["output"]
-        in_row, out_row = int(np.prod(ins["shape_packed"][1:])), int(np.prod(outs["shape_packed"][1:]))
-        raw = self._bytes_at(idma.address, n * in_row).reshape((n,) + tuple(ins["shape_packed"][1:]))
-        x = unpack(raw, ins["dtype"], (n,) + tuple(ins["shape_folded"][1:]))
-        x = x.reshape((n,) + tuple(ins["shape_normal"][1:]))
-        y = self.compute.run(x.astype(np.int64))
-        y = y.reshape((n,) + tuple(outs["shape_folded"][1:]))
-        self._bytes_at(odma.address, n * out_row)[:] = pack(y, outs["dtype"]).reshape(-1)
-        idma.regs[0x00] = 0x6  # done + idle
-        odma.regs[0x00] = 0x6
+        n = idma.regs.get(BATCH, 0)
+        if n != odma.regs.get(BATCH, 0) or n <= 0:
+            raise HwsqueezeError(f"emulated DMAs programmed with different/empty batches ({n}, {odma.regs.get(BATCH)})")
+        in_word, out_word = ins.packed[-1], outs.packed[-1]
+        raw = self._bytes_at(idma.address, n * int(np.prod(ins.packed))).reshape(-1, in_word)
+        x = _words_to_values(raw, ins.folded[-1], ins.dtype).reshape((n,) + ins.normal)
+        y = self.hardware.run(x).reshape(-1, outs.folded[-1])
+        self._bytes_at(odma.address, n * int(np.prod(outs.packed)))[:] = \
+            _values_to_words(y, out_word, outs.dtype).reshape(-1)
+        idma.regs[CTRL] = AP_DONE | AP_IDLE
+        odma.regs[CTRL] = AP_DONE | AP_IDLE
+
+
+def _field_offset(pe: int, simd: int, bits: int, p: int, s: int) -> int:
+    """Bit offset (from the word's LSB) of PE lane ``p``, SIMD lane ``s`` in a memblock word:
+    fields are stored most significant first with PE and SIMD order reversed."""
+    field_from_msb = (pe - 1 - p) * simd + (simd - 1 - s)
+    return (pe * simd - 1 - field_from_msb) * bits
+
+
+def inject_weight_fault(deploy_dir: Union[str, Path]) -> str:
+    """Flip one bit of one weight in the first MVAU's generated ``memblock.dat``, in place.
+
+    The largest-magnitude weight of the first layer (it sees raw pixels, so nearly every image is
+    affected); the bit below its sign bit, so the value stays in its datatype's range. Returns a
+    description. Only ever call this on a copy of a package.
+    """
+    d = Path(deploy_dir)
+    graph, _ = read_graph(d)
+    node = next((n for n in graph["nodes"] if n["op"] == "MVAU"), None)
+    if node is None:
+        raise HwsqueezeError(f"{d}: no MVAU layer to inject a weight fault into")
+    a = node["attrs"]
+    pe, simd, mw, mh = int(a["PE"]), int(a["SIMD"]), int(a["MW"]), int(a["MH"])
+    path = d / HW_DIR / node["name"] / "memblock.dat"
+    bits = dtype_bits(a["weightDataType"])[0]
+    words = read_memblock_words(path, pe, simd, a["weightDataType"], mw * mh // (pe * simd))
+    w, p, s = np.unravel_index(int(np.argmax(np.abs(words))), words.shape)
+    bit = _field_offset(pe, simd, bits, int(p), int(s)) + max(0, bits - 2)
+    lines: Sequence[str] = [ln.strip() for ln in path.read_text().split() if ln.strip()]
+    lines = list(lines)
+    lines[w] = format(int(lines[w], 16) ^ (1 << bit), "0%dx" % len(lines[w]))
+    path.write_text("\n".join(lines) + "\n")
+    return f"{node['name']}: memory word {w}, PE {p}, SIMD {s}, bit {max(0, bits - 2)} flipped in {path.name}"

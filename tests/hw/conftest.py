@@ -2,9 +2,9 @@
 package on a host (emulated) and on a PYNQ board (real hardware).
 
 Which accelerator: ``HWSQUEEZE_BOARD=1`` requires the real board (pynq); otherwise the
-register-level emulated board. ``HWSQUEEZE_FAULT=flip_weight_bit`` (emulated only) flips one
-weight bit in the emulated hardware: every comparison here must then fail (tests/test_hw_meta.py
-proves it). Which package: ``HWSQUEEZE_DEPLOY``, else the package this folder sits in, else (in
+register-level emulated board, which computes from the package's generated per-layer files with
+its own integer code (not the reference engine). tests/test_hw_meta.py proves these tests fail
+when one bit of a generated weight file is flipped. Which package: ``HWSQUEEZE_DEPLOY``, else the package this folder sits in, else (in
 the repository) one built for the session by tests/conftest.py.
 Only numpy, pytest and the package's own ``hwsqueeze`` (runtime + reference) are needed.
 """
@@ -45,13 +45,10 @@ def deploy_dir(request) -> Path:
 def accelerator(deploy_dir):
     from hwsqueeze.runtime import Accelerator
 
-    fault = os.environ.get("HWSQUEEZE_FAULT") or None
     if os.environ.get("HWSQUEEZE_BOARD") == "1":
-        if fault:
-            pytest.fail("HWSQUEEZE_FAULT works only on the emulated board")
         acc = Accelerator(deploy_dir)
     else:
-        acc = Accelerator.emulated(deploy_dir, fault=fault)
+        acc = Accelerator.emulated(deploy_dir)
     yield acc
     acc.close()
 
@@ -66,3 +63,9 @@ def reference(deploy_dir):
 @pytest.fixture(scope="session")
 def samples(deploy_dir) -> np.ndarray:
     return np.load(deploy_dir / "samples" / "images.npy", allow_pickle=False)
+
+
+@pytest.fixture(scope="session")
+def finn_outputs(deploy_dir) -> np.ndarray:
+    """FINN+'s own Python execution of the HW graph on the samples, recorded at build time."""
+    return np.load(deploy_dir / "samples" / "expected_outputs.npy", allow_pickle=False)

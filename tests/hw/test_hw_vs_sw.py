@@ -1,4 +1,5 @@
-"""Hardware (or the emulated board) against the bit-exact numpy reference."""
+"""Hardware (or the emulated board) against the bit-exact numpy reference and against FINN+'s own
+execution of the same HW graph (recorded in the package at build time)."""
 from __future__ import annotations
 
 import json
@@ -32,11 +33,24 @@ def test_random_and_extreme_images_bit_exact(accelerator, reference, samples):
     _assert_same(np.asarray(accelerator.run(imgs)), np.asarray(reference.run(imgs)))
 
 
-def test_output_matches_declared_shape(accelerator, deploy_dir, samples):
+def test_samples_bit_exact_vs_finn(accelerator, samples, finn_outputs):
+    """The accelerator against FINN+'s Python execution of the HW graph (not our reference)."""
+    _assert_same(np.asarray(accelerator.run(samples)), finn_outputs)
+
+
+def test_reference_equals_finn(reference, samples, finn_outputs):
+    _assert_same(np.asarray(reference.run(samples)), finn_outputs)
+
+
+def test_output_is_in_the_declared_datatype(accelerator, deploy_dir, samples):
+    """Outputs fit the declared output datatype, and the shape is the declared one."""
     meta = json.loads((deploy_dir / "deploy.json").read_text())
     out = np.asarray(accelerator.run(samples[:2]))
     assert out.shape == (2, *meta["output"]["shape_normal"][1:])
-    assert np.issubdtype(out.dtype, np.integer)
+    bits = int(meta["output"]["dtype"].replace("UINT", "").replace("INT", ""))
+    signed = not meta["output"]["dtype"].startswith("U")
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    assert lo <= out.min() and out.max() <= hi
 
 
 def test_classify_agrees_with_reference(accelerator, reference, samples):

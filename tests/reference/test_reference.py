@@ -3,6 +3,7 @@ the QONNX export, weights read back exactly from the generated sources, board-si
 from __future__ import annotations
 
 import ast
+import re
 import json
 import shutil
 import subprocess
@@ -15,7 +16,8 @@ import pytest
 from hwsqueeze.errors import HwsqueezeError
 
 ROOT = Path(__file__).resolve().parents[2]
-BOARD_SIDE = sorted((ROOT / "hwsqueeze" / "reference").glob("*.py")) + sorted((ROOT / "hwsqueeze" / "runtime").glob("*.py"))
+BOARD_SIDE = [p for sub in ("deploy", "reference", "runtime") for p in sorted((ROOT / "hwsqueeze" / sub).glob("*.py"))] \
+    + [ROOT / "hwsqueeze" / f for f in ("__init__.py", "errors.py", "fsutil.py")]
 
 
 @pytest.fixture(scope="module")
@@ -29,19 +31,19 @@ def test_bit_exact_vs_finn_python_execution(built_deploy, ref):
     from qonnx.core.modelwrapper import ModelWrapper
 
     from hwsqueeze.compile.finn_env import activate
-    from hwsqueeze.compile.steps import _execute
+    from hwsqueeze.compile.verify import execute
 
     build = built_deploy.parent
     activate(build)
     hw = ModelWrapper(str(next((build / "intermediate").glob("10_hw_codegen.onnx"))))
     images = np.random.default_rng(3).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
-    finn = _execute(hw, images)
+    finn = execute(hw, images)
     np.testing.assert_array_equal(ref.run(images).reshape(3, -1), finn)
 
 
 def test_close_to_qonnx_export(built_deploy, ref):
     """Logits x scale equal the QONNX export to float precision, except for the rare threshold
-    boundary flips the build also allows (see compile/steps.py)."""
+    boundary flips the build also allows (see compile/verify.py)."""
     verify = built_deploy.parent / "verify"
     images, expected = np.load(verify / "input.npy"), np.load(verify / "expected_logits.npy")
     scale = json.loads((built_deploy / "deploy.json").read_text())["output"]["scale"]
@@ -56,25 +58,35 @@ def test_trace_returns_every_tensor(ref):
 
 
 def test_hw_sources_hold_the_graph_arrays(built_deploy, tmp_path):
-    from hwsqueeze.reference import load_graph
-    from hwsqueeze.reference.hwsources import load_hw_arrays
+    """Weights and thresholds read back from the generated memblock.dat / thresh.h (folded layout)
+    equal the ONNX initializers exported to weights.npz, for every layer."""
+    from hwsqueeze.deploy import read_graph
+    from hwsqueeze.runtime.hwsources import read_memblock, read_mvau_folding, read_thresholds_header, unfold_thresholds
 
-    graph, arrays = load_graph(built_deploy / "reference")
-    hw = load_hw_arrays(built_deploy / "hw", graph)
-    assert set(hw) == set(arrays)
-    for k in arrays:
-        np.testing.assert_array_equal(hw[k], arrays[k], err_msg=k)
+    graph, arrays = read_graph(built_deploy)
+    checked = 0
+    for node in graph["nodes"]:
+        d, refs = built_deploy / "hw" / node["name"], node["arrays"]
+        if "weights" in refs:
+            f = read_mvau_folding(d)
+            assert f == {k: node["attrs"][k] for k in ("MW", "MH", "SIMD", "PE")}, node["name"]
+            w = read_memblock(d / "memblock.dat", f["MW"], f["MH"], f["PE"], f["SIMD"], node["attrs"]["weightDataType"])
+            np.testing.assert_array_equal(w, arrays[refs["weights"]], err_msg=node["name"])
+            checked += 1
+        if "thresholds" in refs:
+            thr, act = read_thresholds_header(d / "thresh.h")
+            np.testing.assert_array_equal(unfold_thresholds(thr), arrays[refs["thresholds"]], err_msg=node["name"])
+            assert act == node["attrs"].get("ActVal", 0)
+    assert checked == sum(n["op"] == "MVAU" for n in graph["nodes"]) > 0
     # one changed hex digit in one memory word is seen
-    work = tmp_path / "hw"
-    shutil.copytree(built_deploy / "hw", work)
     node = next(n for n in graph["nodes"] if "weights" in n["arrays"])
-    mem = work / node["name"] / "memblock.dat"
-    lines = mem.read_text().split()
+    work = tmp_path / "memblock.dat"
+    lines = (built_deploy / "hw" / node["name"] / "memblock.dat").read_text().split()
     lines[0] = format(int(lines[0], 16) ^ 1, "0%dx" % len(lines[0]))
-    mem.write_text("\n".join(lines) + "\n")
-    changed = load_hw_arrays(work, graph)
-    key = node["arrays"]["weights"]
-    assert (changed[key] != arrays[key]).sum() == 1
+    work.write_text("\n".join(lines) + "\n")
+    a = node["attrs"]
+    changed = read_memblock(work, a["MW"], a["MH"], a["PE"], a["SIMD"], a["weightDataType"])
+    assert (changed != arrays[node["arrays"]["weights"]]).sum() == 1
 
 
 def test_threshold_table_matches_comparisons():
@@ -93,12 +105,12 @@ def test_threshold_table_matches_comparisons():
 
 @pytest.mark.parametrize("images,msg", [
     (np.zeros((2, 32, 32), np.uint8), "images must have shape"),
-    (np.zeros((2, 32, 32, 3), np.float32), "must be integers"),
-    (np.full((1, 32, 32, 3), 300, np.int16), "image values must be in [0, 255]"),
+    (np.zeros((2, 32, 32, 3), np.float32), "must be integer pixels"),
+    (np.full((1, 32, 32, 3), 300, np.int16), "image values must be in [0, 255] (UINT8)"),
     (np.zeros((0, 32, 32, 3), np.uint8), "empty batch"),
 ])
 def test_bad_images(ref, images, msg):
-    with pytest.raises(HwsqueezeError, match=msg.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(HwsqueezeError, match=re.escape(msg)):
         ref.run(images)
 
 
@@ -117,13 +129,25 @@ def test_bad_reference_files(built_deploy, tmp_path):
         Reference.from_deploy(tmp_path / "nowhere")
 
 
-def test_unknown_op_is_refused(built_deploy):
-    from hwsqueeze.reference import Reference, load_graph
+def test_unknown_op_and_broken_graphs_are_refused(built_deploy):
+    import copy
 
-    graph, arrays = load_graph(built_deploy / "reference")
-    graph["nodes"][0]["op"] = "Softmax"
+    from hwsqueeze.deploy import read_graph
+    from hwsqueeze.reference import Reference
+
+    graph, arrays = read_graph(built_deploy)
+    g = copy.deepcopy(graph)
+    g["nodes"][0]["op"] = "Softmax"
     with pytest.raises(HwsqueezeError, match="not supported"):
-        Reference(graph, arrays)
+        Reference(g, arrays)
+    g = copy.deepcopy(graph)
+    del g["nodes"][3]  # a node whose output later nodes read
+    with pytest.raises(HwsqueezeError, match="which no earlier node produces"):
+        Reference(g, arrays)
+    g = copy.deepcopy(graph)
+    g["nodes"][0]["arrays"]["weights"] = "nope/weights"
+    with pytest.raises(HwsqueezeError, match="missing from reference/weights.npz"):
+        Reference(g, arrays)
 
 
 @pytest.mark.parametrize("path", BOARD_SIDE, ids=lambda p: p.name)

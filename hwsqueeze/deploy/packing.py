@@ -8,31 +8,25 @@ whole bytes. tests/runtime checks this against FINN's own functions.
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import HwsqueezeError
-from ..reference.engine import dtype_range
+from .datatypes import dtype_bits, dtype_range
 
 __all__ = ["pack", "unpack", "packed_width"]
 
 
-def _bits(dtype: str) -> Tuple[int, bool, int, int]:
-    lo, hi = dtype_range(dtype)
-    if dtype == "BIPOLAR":
-        return 1, False, lo, hi
-    return int(hi - lo).bit_length(), lo < 0, lo, hi
-
-
 def packed_width(n: int, dtype: str) -> int:
     """Bytes per innermost vector of ``n`` values."""
-    return -(-n * _bits(dtype)[0] // 8)
+    return -(-n * dtype_bits(dtype)[0] // 8)
 
 
 def pack(x: np.ndarray, dtype: str) -> np.ndarray:
     """(..., n) integers of FINN ``dtype`` -> (..., packed_width(n)) uint8."""
-    b, _, lo, hi = _bits(dtype)
+    b = dtype_bits(dtype)[0]
+    lo, hi = dtype_range(dtype)
     x = np.asarray(x)
     if x.size and (x.min() < lo or x.max() > hi):
         raise HwsqueezeError(f"values outside {dtype} [{lo}, {hi}]: [{x.min()}, {x.max()}]")
@@ -53,7 +47,7 @@ def pack(x: np.ndarray, dtype: str) -> np.ndarray:
 
 def unpack(buf: np.ndarray, dtype: str, folded_shape: Sequence[int]) -> np.ndarray:
     """(..., packed bytes) uint8 -> int64 array of ``folded_shape`` (padding dropped)."""
-    b, signed, _, _ = _bits(dtype)
+    b, signed = dtype_bits(dtype)
     n = int(folded_shape[-1])
     buf = np.asarray(buf, dtype=np.uint8)
     if buf.shape[-1] != packed_width(n, dtype):

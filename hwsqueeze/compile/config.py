@@ -1,0 +1,135 @@
+"""Typed build configuration, the build's recorded state, and the provenance that resuming checks.
+
+``BuildConfig`` is what the user asked for; ``BuildState`` is what the steps found and decided
+(written to ``build/<board>/build_state.json`` after every step); ``provenance(cfg)`` fingerprints
+everything a step's output depends on, so ``--from-step`` can prove that the files it reuses
+were made from the same checkpoint, board, options and tool versions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from ..errors import HwsqueezeError
+from ..fsutil import write_json
+from .boards import Board
+
+__all__ = ["BuildConfig", "BuildState", "StepRecord", "provenance", "sha256_file", "VERIFY_N"]
+
+VERIFY_N = 8
+
+
+@dataclass
+class BuildConfig:
+    """What to build, for which board, how (the CLI's options)."""
+
+    board: Board
+    out_dir: Path
+    checkpoint: Optional[Path] = None  # None: the shipped default model (unless model_name / onnx)
+    model_name: Optional[str] = None  # build an untrained registry model instead (estimates)
+    onnx: Optional[Path] = None  # or start from an existing QONNX export
+    target_fps: Union[float, str] = "auto"
+    margin: float = 0.85
+    use_dsps: bool = True
+    estimate_only: bool = False
+    require_bitstream: bool = False
+    from_step: Optional[str] = None
+    verify_n: int = VERIFY_N
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class StepRecord:
+    """What one finished step consumed and produced (its provenance)."""
+
+    inputs: Dict[str, str]  # provenance keys this step depends on -> their fingerprints
+    output: Optional[str] = None  # its intermediate file, relative to the build dir
+    output_sha256: Optional[str] = None
+    seconds: float = 0.0
+
+
+@dataclass
+class BuildState:
+    """Everything the steps found and decided; ``build_state.json`` is this, as JSON."""
+
+    board: str = ""
+    source: Dict[str, Any] = field(default_factory=dict)  # checkpoint / model / onnx it came from
+    checks: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # stage -> verification record
+    output: Dict[str, Any] = field(default_factory=dict)  # CPU tail: scale, cpu_ops, logits_shape
+    cpu_ops: List[str] = field(default_factory=list)
+    folding: Dict[str, Any] = field(default_factory=dict)
+    estimate: Dict[str, Any] = field(default_factory=dict)
+    tools: Dict[str, Optional[str]] = field(default_factory=dict)
+    versions: Dict[str, str] = field(default_factory=dict)
+    provenance: Dict[str, str] = field(default_factory=dict)
+    steps: Dict[str, StepRecord] = field(default_factory=dict)
+
+    @property
+    def timings_s(self) -> Dict[str, float]:
+        return {name: rec.seconds for name, rec in self.steps.items()}
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["timings_s"] = self.timings_s
+        return d
+
+    def save(self, path: Path) -> None:
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path) -> "BuildState":
+        """Read ``build_state.json``; a corrupt or foreign file is one clear error."""
+        try:
+            raw = json.loads(Path(path).read_text())
+            known = {f.name for f in fields(cls)}
+            state = cls(**{k: v for k, v in raw.items() if k in known})
+            state.steps = {k: StepRecord(**v) for k, v in raw.get("steps", {}).items()}
+        except FileNotFoundError:
+            raise HwsqueezeError(f"no earlier build in {Path(path).parent} ({Path(path).name} missing)") from None
+        except (ValueError, TypeError, AttributeError) as e:
+            raise HwsqueezeError(f"{path} is corrupt ({type(e).__name__}: {str(e)[:100]}); rebuild without "
+                                 "--from-step") from None
+        return state
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:
+    """Fingerprints of every build input, by key (see ``pipeline.STEPS`` for who depends on what).
+
+    Values are short human-readable descriptions followed by a digest, so an error can say what
+    changed: ``board`` -> ``"pynq-z2 #1a2b..."``.
+    """
+    from ..train.checkpoint import DEFAULT_CHECKPOINT
+
+    if cfg.onnx is not None:
+        source = f"onnx {Path(cfg.onnx).name} #{sha256_file(Path(cfg.onnx))[:16]}"
+    elif cfg.model_name:
+        source = f"untrained {cfg.model_name} (seed 0)"
+    else:
+        ck = Path(cfg.checkpoint or DEFAULT_CHECKPOINT)
+        if not ck.is_file():
+            raise HwsqueezeError(f"checkpoint not found: {ck}")
+        source = f"checkpoint {ck.name} #{sha256_file(ck)[:16]}"
+    b = cfg.board
+    return {
+        "source": source,
+        "verify_n": str(cfg.verify_n),
+        "versions": "hwsqueeze {} finn-plus {} #{}".format(versions.get("hwsqueeze"), versions.get("finn-plus"),
+                                                           _digest(versions)),
+        "board": f"{b.name} ({b.part}, {b.clock_mhz:g} MHz) #{_digest(asdict(b))}",
+        "folding": f"target_fps={cfg.target_fps} margin={cfg.margin:g} dsps={cfg.use_dsps}",
+    }

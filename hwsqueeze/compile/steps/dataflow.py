@@ -1,0 +1,141 @@
+"""Dataflow steps: the integer graph to folded FINN+ HW layers, estimates and generated sources."""
+from __future__ import annotations
+
+import importlib
+import shutil
+from pathlib import Path
+
+from ...errors import HwsqueezeError
+
+__all__ = ["step_convert_to_hw", "step_dataflow_partition", "step_specialize_layers", "step_folding",
+           "step_minimize_bit_width", "step_estimates", "step_hw_codegen", "minimize"]
+
+_CONVERT = "finn.transformation.fpgadataflow.convert_to_hw."
+# FINN+'s Infer* passes, in the order that maps SqueezeNet's layers (module, class)
+_INFER = [("quantized_matrix_vector_activation", "InferQuantizedMatrixVectorActivation"),
+          ("thresholding", "InferThresholdingLayer"), ("fm_padding", "InferFMPadding"), ("pool", "InferPool"),
+          ("conv_inp_gen", "InferConvInpGen"), ("concat", "InferConcatLayer"),
+          ("elementwise_binary_operation", "InferElementwiseBinaryOperation"),  # simple-bypass adds
+          ("duplicate_streams", "InferDuplicateStreamsLayer")]
+
+
+def _infer(module: str, name: str):
+    return getattr(importlib.import_module(_CONVERT + module), name)()
+
+
+def minimize(model):
+    """FINN+'s bit-width minimization: weight and accumulator widths from the actual values, then
+    thresholds rounded/clipped to integers (exact: inputs are integers, ``x >= t <=> x >= ceil(t)``)
+    so hardware compares integers, never floats."""
+    from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
+    from finn.transformation.fpgadataflow.minimize_weight_bit_width import MinimizeWeightBitWidth
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+
+    for t in (MinimizeWeightBitWidth(), MinimizeAccumulatorWidth(), InferDataTypes(), RoundAndClipThresholds(),
+              InferDataTypes(), MinimizeWeightBitWidth(), InferDataTypes()):
+        model = model.transform(t)
+    return model
+
+
+def step_convert_to_hw(ctx, model):
+    """Map every layer to a FINN HW layer; the float tail becomes one recorded output scale."""
+    from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
+    from qonnx.transformation.general import GiveUniqueNodeNames
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from ..transforms.tail import ExtractOutputScale, output_info
+
+    # The pooling tail first, so its float scale Muls are removed before anything could map them
+    # to a float ElementwiseMul in hardware.
+    model = model.transform(_infer("global_acc_pool", "InferGlobalAccPoolLayer")).transform(ExtractOutputScale())
+    for module, name in _INFER:
+        model = model.transform(_infer(module, name))
+    model = model.transform(AbsorbConsecutiveTransposes()).transform(ExtractOutputScale())
+    for t in (GiveUniqueNodeNames(), InferDataLayouts(), InferDataTypes(), InferShapes()):
+        model = model.transform(t)
+    model = minimize(model)  # before specialization: it decides on the widths (as FINN+ does)
+    ctx.state.output = output_info(model)
+    return model
+
+
+def step_dataflow_partition(ctx, model):
+    """Check that the whole network is one dataflow partition (nothing but HW layers left)."""
+    cpu = [f"{n.op_type} {n.name}" for n in model.graph.node if not n.domain.startswith("finn.custom_op.fpgadataflow")]
+    if cpu:
+        raise HwsqueezeError(f"step 'dataflow_partition': layers not mapped to hardware: {', '.join(cpu[:6])}"
+                             f"{' ...' if len(cpu) > 6 else ''}")
+    ctx.state.cpu_ops = list(ctx.state.output.get("cpu_ops", []))
+    ctx.log(f"  one dataflow partition, {len(model.graph.node)} HW layers; on the CPU: "
+            f"{', '.join(ctx.state.cpu_ops) or 'nothing'} (folded into one output scale)")
+    return model
+
+
+def step_specialize_layers(ctx, model):
+    """Pick HLS or RTL implementations for each HW layer (FINN+'s defaults for the part)."""
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.transformation.general import GiveUniqueNodeNames
+
+    return model.transform(SpecializeLayers(ctx.cfg.board.part)).transform(GiveUniqueNodeNames())
+
+
+def step_folding(ctx, model):
+    """PE/SIMD per layer for --target-fps (a number, or 'auto' = fastest that fits)."""
+    from ...fsutil import write_json
+    from ..folding import auto_fold, fold, max_fps, no_fit_message
+
+    cfg = ctx.cfg
+    if cfg.target_fps == "auto":
+        res = auto_fold(model, cfg.board, cfg.margin, cfg.use_dsps, progress=lambda s: ctx.log("  " + s))
+    else:
+        fps = float(cfg.target_fps)
+        ceiling = max_fps(model, cfg.board)
+        if fps > ceiling * 1.0001:
+            raise HwsqueezeError(f"target {fps:,.0f} FPS is impossible: fully unfolded, this model reaches "
+                                 f"{ceiling:,.0f} FPS at {cfg.board.clock_mhz:g} MHz", exit_code=3)
+        res = fold(model, cfg.board, fps, cfg.margin, cfg.use_dsps)
+        if not res.estimate.fits and not cfg.estimate_only:
+            raise HwsqueezeError(f"target {fps:,.0f} FPS: " + no_fit_message(res.estimate, cfg.board), exit_code=3)
+    ctx.state.folding = {"target_fps": round(res.target_fps, 1), "dsp_layers": res.dsp_layers,
+                         "lutram_layers": res.lutram_layers}
+    write_json(ctx.path("folding_config.json"), {"Defaults": {}, **{e.name: e.folding for e in res.estimate.layers}})
+    return res.model
+
+
+def step_minimize_bit_width(ctx, model):
+    """Shrink weight/accumulator widths to the trained values, integer thresholds; check the HW graph."""
+    return minimize(model)
+
+
+def step_estimates(ctx, model):
+    """estimates.json / estimates.md / estimates.png for the folded design."""
+    from ..estimates import estimate
+    from ..report import write_reports
+
+    est = estimate(model, ctx.cfg.board, ctx.cfg.margin)
+    write_reports(est, ctx.cfg.board, ctx.cfg.out_dir, extra={"folding": ctx.state.folding,
+                                                              "source": ctx.state.source})
+    ctx.state.estimate = {k: getattr(est, k) for k in ("fps", "latency_ms", "fits", "totals", "bottleneck")}
+    t = est.totals
+    ctx.log(f"  estimate: {est.fps:,.0f} FPS at {est.clock_mhz:g} MHz, latency {est.latency_ms:.2f} ms, "
+            f"LUT {t['lut']:,}/{est.budget['lut']:,}, BRAM18 {t['bram18']}/{est.budget['bram18']}, "
+            f"DSP {t['dsp']}/{est.budget['dsp']} -> {'fits' if est.fits else 'DOES NOT FIT: ' + '; '.join(est.limits)}")
+    return model
+
+
+def step_hw_codegen(ctx, model):
+    """Generate the HLS C++ / RTL sources of every layer (Vivado-free) into hw/."""
+    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
+    from qonnx.custom_op.registry import getCustomOp
+
+    from ...fsutil import atomic_dir
+
+    model = model.transform(PrepareIP(ctx.cfg.board.part, ctx.cfg.board.clk_ns))
+    with atomic_dir(ctx.path("hw")) as hw:
+        for node in model.graph.node:
+            src = Path(getCustomOp(node).get_nodeattr("code_gen_dir_ipgen"))
+            shutil.copytree(src, hw / node.name, ignore=shutil.ignore_patterns("*.npy"))
+    ctx.log(f"  sources for {len(model.graph.node)} layers in {ctx.path('hw')}")
+    return model

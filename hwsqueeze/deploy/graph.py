@@ -1,0 +1,111 @@
+"""``reference/graph.json`` + ``reference/weights.npz``: the HW-layer graph in the package.
+
+Written at build time from FINN+'s final HW graph (``compile/to_reference.py`` builds the dict),
+read by the reference engine and the emulated board. ``graph.json`` lists the nodes in FINN's
+topological order with their FINN attributes verbatim (datatypes as names, e.g. "INT4");
+``weights.npz`` holds their integer arrays in FINN's unfolded, folding-independent layout
+(MVAU weights (MW, MH), thresholds (MH or 1, steps)) under keys "<node>/<array>". No pickle.
+numpy only, Python 3.8 compatible.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Tuple, Union
+
+import numpy as np
+
+from ..errors import HwsqueezeError
+from ..fsutil import atomic_write, write_json
+from .datatypes import dtype_range, is_known_dtype
+from .package import GRAPH_JSON, WEIGHTS_NPZ, read_json
+
+__all__ = ["GRAPH_FORMAT", "read_graph", "write_graph", "validate_graph", "check_images"]
+
+GRAPH_FORMAT = "hwsqueeze-reference/1"
+_NODE_KEYS = {"name": str, "op": str, "inputs": list, "outputs": list, "attrs": dict, "arrays": dict}
+
+PathLike = Union[str, Path]
+
+
+def validate_graph(path: PathLike, graph: dict, arrays: Dict[str, np.ndarray]) -> None:
+    """Structure, dataflow order and array references; one line naming the node on failure."""
+    if graph.get("format") != GRAPH_FORMAT:
+        raise HwsqueezeError(f"{path}: field 'format' must be {GRAPH_FORMAT!r}, got {graph.get('format')!r}")
+    for key in ("input", "output", "input_dtype", "output_dtype"):
+        if not isinstance(graph.get(key), str):
+            raise HwsqueezeError(f"{path}: field '{key}' must be a string")
+    for key in ("input_dtype", "output_dtype"):
+        if not is_known_dtype(graph[key]):
+            raise HwsqueezeError(f"{path}: field '{key}' is not an integer datatype: {graph[key]!r}")
+    for key in ("input_shape", "output_shape"):
+        v = graph.get(key)
+        if not isinstance(v, list) or not all(isinstance(s, int) and s > 0 for s in v):
+            raise HwsqueezeError(f"{path}: field '{key}' must be a list of positive integers")
+    nodes = graph.get("nodes")
+    if not isinstance(nodes, list) or not nodes:
+        raise HwsqueezeError(f"{path}: field 'nodes' must be a non-empty list")
+    produced = {graph["input"]}
+    for i, node in enumerate(nodes):
+        name = node.get("name", f"#{i}") if isinstance(node, dict) else f"#{i}"
+        for key, typ in _NODE_KEYS.items():
+            if not isinstance(node, dict) or not isinstance(node.get(key), typ):
+                raise HwsqueezeError(f"{path}: node {name}: field '{key}' must be a {typ.__name__}")
+        for t in node["inputs"]:
+            if t not in produced:
+                raise HwsqueezeError(f"{path}: node {name} reads tensor {t!r}, which no earlier node produces")
+        for ref in node["arrays"].values():
+            if ref not in arrays:
+                raise HwsqueezeError(f"{path}: node {name} needs array {ref!r}, missing from {WEIGHTS_NPZ}")
+        produced.update(node["outputs"])
+    if graph["output"] not in produced:
+        raise HwsqueezeError(f"{path}: the graph output {graph['output']!r} is never produced")
+
+
+def read_graph(root: PathLike) -> Tuple[dict, Dict[str, np.ndarray]]:
+    """(graph, arrays) of the package at ``root``, validated."""
+    root = Path(root)
+    gpath, wpath = root / GRAPH_JSON, root / WEIGHTS_NPZ
+    graph = read_json(gpath, f"reference graph missing: {gpath}")
+    try:
+        with np.load(wpath, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise HwsqueezeError(f"reference weights missing: {wpath}") from None
+    except Exception as e:  # zipfile/numpy raise several types for a damaged file
+        raise HwsqueezeError(f"reference weights {wpath} are corrupt ({type(e).__name__})") from None
+    validate_graph(gpath, graph, arrays)
+    return graph, arrays
+
+
+def write_graph(root: PathLike, graph: dict, arrays: Dict[str, np.ndarray]) -> None:
+    """Write both files (each atomically) after validating them."""
+    root = Path(root)
+    validate_graph(root / GRAPH_JSON, graph, arrays)
+    (root / GRAPH_JSON).parent.mkdir(parents=True, exist_ok=True)
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
+            np.savez_compressed(fh, **arrays)
+
+    atomic_write(root / WEIGHTS_NPZ, save)
+    write_json(root / GRAPH_JSON, graph)
+
+
+def check_images(images, shape: Tuple[int, ...], dtype: str) -> np.ndarray:
+    """``images`` as an (N, *shape) integer array within ``dtype``'s range, else one clear error.
+
+    A single image of ``shape`` is accepted as a batch of one.
+    """
+    x = np.asarray(images)
+    want = tuple(int(s) for s in shape)
+    if x.ndim == len(want):
+        x = x[None]
+    if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
+        raise HwsqueezeError(f"images must have shape (N, {', '.join(map(str, want))}), got {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise HwsqueezeError("empty batch: no images given")
+    if not np.issubdtype(x.dtype, np.integer):
+        raise HwsqueezeError(f"images must be integer pixels ({dtype}), got dtype {x.dtype}")
+    lo, hi = dtype_range(dtype)
+    if x.min() < lo or x.max() > hi:
+        raise HwsqueezeError(f"image values must be in [{lo}, {hi}] ({dtype}), got [{x.min()}, {x.max()}]")
+    return x
