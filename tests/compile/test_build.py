@@ -68,7 +68,7 @@ def test_tiny_build_outputs(tiny_build: Path):
     assert (deploy / "reference" / "graph.json").is_file() and (deploy / "hwsqueeze" / "runtime").is_dir()
     assert not [p.name for p in tiny_build.iterdir() if ".tmp" in p.name]
     # the only thing left on the CPU is named: the float output scale
-    assert all(op.split()[0] in ("Mul", "Transpose", "Reshape") for op in summary["cpu_ops"])
+    assert summary["cpu_ops"] and {op.split()[0] for op in summary["cpu_ops"]} <= {"Mul", "Transpose", "Reshape"}
 
 
 def test_require_bitstream_without_vivado_fails(tiny_build: Path, tmp_path: Path):
