@@ -12,6 +12,7 @@ transformations as a library on any machine we:
   ``finn.builder.build_dataflow_steps`` does ``from finn.xsi import SimEngine`` at import time and
   ``finn.xsi`` refuses to load without it; and bind a stub ``SimEngine`` that raises a clear error
   if anything actually tries RTL simulation;
+* set ``FINN_CUSTOM_HLS`` / ``FINN_RTLLIB`` (read by FINN's generated TCL) to the wheel's folders;
 * import ``finn.custom_op.fpgadataflow.hls`` and ``.rtl`` so every HW op (including the base
   ``Reshape``, which is only registered by the rtl package) is known to qonnx.
 
@@ -82,12 +83,19 @@ def activate(build_dir: Path) -> FinnEnv:
         else:
             env["XILINX_VIVADO"] = _PLACEHOLDER_VIVADO
             stubbed = True
-    os.environ.update(env)
     try:
+        import finn
         import finn.util.settings as fsettings
         import finn.xsi as fxsi
     except ImportError as e:  # pragma: no cover - environment problem
         raise HwsqueezeError(f"FINN+ is not installed ({e}); run `make venv`") from None
+    # FINN+'s generated TCL reads these (its `finn` CLI sets them; the HLS TCL uses
+    # $::env(FINN_CUSTOM_HLS) as an include folder). Both ship inside the wheel.
+    pkg = Path(finn.__file__).parent
+    for var, sub in (("FINN_CUSTOM_HLS", "custom_hls"), ("FINN_RTLLIB", "finn-rtllib")):
+        if not os.environ.get(var):
+            env[var] = str(pkg / sub)
+    os.environ.update(env)
     if stubbed and "SimEngine" not in fxsi.__dict__:
         fxsi.SimEngine = _NoSimEngine  # type: ignore[attr-defined]
     fsettings.initialize_dummy_settings()

@@ -22,9 +22,10 @@ def clean_env(monkeypatch, tmp_path):
     """``activate`` writes os.environ and FINN's settings: record both and put them back."""
     import finn.util.settings as fsettings
 
-    for var in ("XILINX_VIVADO", "FINN_BUILD_DIR"):
+    for var in ("XILINX_VIVADO", "FINN_BUILD_DIR", "FINN_CUSTOM_HLS", "FINN_RTLLIB"):
         monkeypatch.setenv(var, os.environ.get(var, ""))  # registers the original for restoring
-    monkeypatch.delenv("XILINX_VIVADO")
+    for var in ("XILINX_VIVADO", "FINN_CUSTOM_HLS", "FINN_RTLLIB"):
+        monkeypatch.delenv(var)
     old_build_dir = fsettings.get_settings().finn_build_dir
     empty = tmp_path / "emptybin"
     empty.mkdir()
@@ -74,3 +75,12 @@ def test_existing_xilinx_vivado_is_kept(clean_env, tmp_path):
     clean_env.setenv("XILINX_VIVADO", "/tools/Xilinx/Vivado/2022.2")
     env = activate(tmp_path / "b")
     assert os.environ["XILINX_VIVADO"] == "/tools/Xilinx/Vivado/2022.2" and "XILINX_VIVADO" not in env.env
+
+
+def test_tcl_folders_are_set(clean_env, tmp_path):
+    """FINN's HLS TCL uses $::env(FINN_CUSTOM_HLS) as an include folder (its CLI sets it, we must)."""
+    from hwsqueeze.compile.finn_env import activate
+
+    activate(tmp_path / "b")
+    assert (Path(os.environ["FINN_CUSTOM_HLS"]) / "checksum.hpp").is_file()
+    assert any(Path(os.environ["FINN_RTLLIB"]).iterdir())
