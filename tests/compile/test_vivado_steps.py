@@ -15,8 +15,8 @@ from helpers import run_cli
 TINY = ("--model", "squeezenet-tiny-cifar10", "--target-fps", "2000")
 STANDIN = Path(__file__).with_name("xilinx_standin.py")
 
-pytestmark = pytest.mark.skipif(bool(shutil.which("vivado") or shutil.which("vitis_hls")),
-                                reason="real Xilinx tools on PATH")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(shutil.which("vivado") or shutil.which("vitis_hls")),
+                                reason="real Xilinx tools on PATH")]
 
 
 @pytest.fixture(scope="module")
