@@ -6,10 +6,13 @@ transformations as a library on any machine we:
 * point ``FINN_BUILD_DIR`` (FINN's tmp/codegen dir) and ``FINN_SETTINGS`` into the build
   directory, so nothing leaks into ``/tmp`` or ``~/.finn``;
 * call ``initialize_dummy_settings()`` (FINN raises "Could not find global settings" otherwise);
+* when ``XILINX_VIVADO`` is unset and ``vivado`` is on PATH: derive it from there (the install
+  root, parent of ``bin/``);
 * when Vivado is absent only: set ``XILINX_VIVADO`` to a placeholder path, because
   ``finn.builder.build_dataflow_steps`` does ``from finn.xsi import SimEngine`` at import time and
   ``finn.xsi`` refuses to load without it; and bind a stub ``SimEngine`` that raises a clear error
   if anything actually tries RTL simulation;
+* set ``FINN_CUSTOM_HLS`` / ``FINN_RTLLIB`` (read by FINN's generated TCL) to the wheel's folders;
 * import ``finn.custom_op.fpgadataflow.hls`` and ``.rtl`` so every HW op (including the base
   ``Reshape``, which is only registered by the rtl package) is known to qonnx.
 
@@ -26,7 +29,7 @@ from typing import Dict, Optional
 
 from ..errors import HwsqueezeError
 
-__all__ = ["FinnEnv", "activate", "vivado_tools", "versions"]
+__all__ = ["FinnEnv", "activate", "vivado_tools", "vivado_root", "versions"]
 
 _PLACEHOLDER_VIVADO = "/nonexistent/Xilinx/Vivado/2024.2"  # version-shaped: finn parses it
 
@@ -53,6 +56,12 @@ def vivado_tools() -> Dict[str, Optional[str]]:
     return {t: shutil.which(t) for t in ("vitis_hls", "vivado")}
 
 
+def vivado_root(vivado: str) -> str:
+    """Vivado's install root (what ``settings64.sh`` exports as XILINX_VIVADO): the parent of the
+    ``bin/`` folder holding the real ``vivado`` (links resolved, e.g. /usr/local/bin/vivado)."""
+    return str(Path(vivado).resolve().parent.parent)
+
+
 class _NoSimEngine:
     """Stands in for finn.xsi.SimEngine without Vivado; only RTL simulation would call it."""
 
@@ -68,16 +77,25 @@ def activate(build_dir: Path) -> FinnEnv:
     tools = vivado_tools()
     env = {"FINN_BUILD_DIR": str(finn_tmp)}
     stubbed = False
-    if not (tools["vivado"] and os.environ.get("XILINX_VIVADO")):
-        if not os.environ.get("XILINX_VIVADO"):
+    if not os.environ.get("XILINX_VIVADO"):
+        if tools["vivado"]:
+            env["XILINX_VIVADO"] = vivado_root(tools["vivado"])
+        else:
             env["XILINX_VIVADO"] = _PLACEHOLDER_VIVADO
             stubbed = True
-    os.environ.update(env)
     try:
+        import finn
         import finn.util.settings as fsettings
         import finn.xsi as fxsi
     except ImportError as e:  # pragma: no cover - environment problem
         raise HwsqueezeError(f"FINN+ is not installed ({e}); run `make venv`") from None
+    # FINN+'s generated TCL reads these (its `finn` CLI sets them; the HLS TCL uses
+    # $::env(FINN_CUSTOM_HLS) as an include folder). Both ship inside the wheel.
+    pkg = Path(finn.__file__).parent
+    for var, sub in (("FINN_CUSTOM_HLS", "custom_hls"), ("FINN_RTLLIB", "finn-rtllib")):
+        if not os.environ.get(var):
+            env[var] = str(pkg / sub)
+    os.environ.update(env)
     if stubbed and "SimEngine" not in fxsi.__dict__:
         fxsi.SimEngine = _NoSimEngine  # type: ignore[attr-defined]
     fsettings.initialize_dummy_settings()

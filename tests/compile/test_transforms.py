@@ -26,6 +26,19 @@ def _run(m: ModelWrapper, x: np.ndarray) -> np.ndarray:
     return execute_onnx(m, {m.graph.input[0].name: x.astype(np.float32)})[m.graph.output[0].name]
 
 
+def _again_is_noop(transform, m: ModelWrapper, x=None) -> None:
+    """A second application of ``transform`` reports no change, leaves the graph byte-identical
+    and computes the same outputs on ``x`` (the pass is at its fixed point after one application).
+    ``x=None``: an empty graph (nothing to execute)."""
+    before = m.model.SerializeToString()
+    ref = None if x is None else _run(m, x)
+    m2, changed = transform.apply(m)
+    assert not changed, type(transform).__name__
+    assert m2.model.SerializeToString() == before
+    if x is not None:
+        np.testing.assert_array_equal(_run(m2, x), ref)
+
+
 def _quant_input(scale: float, bits: float = 8.0, signed: int = 0) -> ModelWrapper:
     q = helper.make_node("Quant", ["x", "s", "z", "b"], ["q"], domain="qonnx.custom_op.general",
                          signed=signed, narrow=0, rounding_mode="ROUND")
@@ -42,14 +55,33 @@ def test_remove_uint8_input_quant():
     assert m.get_tensor_datatype("x") == DataType["UINT8"]
     x = np.random.default_rng(0).integers(0, 256, (1, 3, 4, 4))
     np.testing.assert_array_equal(_run(m, x), x)
+    _again_is_noop(RemoveUint8InputQuant(), m, x)
+
+
+def test_remove_uint8_input_quant_leaves_graph_alone_when_it_reports_no_change():
+    """The Quant's output is also a graph output: the pass must refuse (changed=False) and then
+    the graph must be exactly as before — not half-rewired (Relu fed from the raw input)."""
+    from hwsqueeze.compile.transforms.input import RemoveUint8InputQuant
+
+    q = helper.make_node("Quant", ["x", "s", "z", "b"], ["q"], domain="qonnx.custom_op.general",
+                         signed=0, narrow=0, rounding_mode="ROUND")
+    r = helper.make_node("Relu", ["q"], ["y"])
+    m = _model([q, r], [("x", [1, 3, 4, 4])], [("q", [1, 3, 4, 4]), ("y", [1, 3, 4, 4])],
+               {"s": np.float32(1.0), "z": np.float32(0), "b": np.float32(8)})
+    before = m.model.SerializeToString()
+    m2, changed = RemoveUint8InputQuant().apply(m)
+    assert not changed
+    assert m2.model.SerializeToString() == before, [list(n.input) for n in m2.graph.node]
 
 
 @pytest.mark.parametrize("scale,bits,signed", [(0.5, 8, 0), (1.0, 4, 0), (1.0, 8, 1)])
 def test_remove_uint8_input_quant_keeps_other_quantizers(scale, bits, signed):
     from hwsqueeze.compile.transforms.input import RemoveUint8InputQuant
 
-    m, changed = RemoveUint8InputQuant().apply(_quant_input(scale, bits, signed))
-    assert not changed and [n.op_type for n in m.graph.node] == ["Quant", "Relu"]
+    m0 = _quant_input(scale, bits, signed)
+    before = m0.model.SerializeToString()
+    m, changed = RemoveUint8InputQuant().apply(m0)
+    assert not changed and m.model.SerializeToString() == before
 
 
 def test_make_input_nhwc():
@@ -63,7 +95,7 @@ def test_make_input_nhwc():
     m2, changed = MakeInputNHWC().apply(m)
     assert changed and m2.get_tensor_shape("x") == [1, 4, 5, 3] and m2.get_tensor_datatype("x") == DataType["UINT8"]
     np.testing.assert_allclose(_run(m2, x.transpose(0, 2, 3, 1)), ref, rtol=1e-6)
-    assert not MakeInputNHWC().apply(m2)[1]  # idempotent
+    _again_is_noop(MakeInputNHWC(), m2, x.transpose(0, 2, 3, 1))
 
 
 @pytest.mark.parametrize("size,k,s", [(7, 3, 2), (8, 3, 2), (55, 3, 2), (6, 2, 2), (9, 2, 2)])
@@ -80,7 +112,9 @@ def test_maxpool_ceil_to_pad_is_exact(size, k, s):
     m2, changed = MaxPoolCeilToPad().apply(m)
     attrs = {a.name: helper.get_attribute_value(a) for a in m2.graph.node[0].attribute}
     assert changed and attrs.get("ceil_mode", 0) == 0
-    np.testing.assert_array_equal(_run(m2.transform(InferShapes()), x), ref)
+    m2 = m2.transform(InferShapes())
+    np.testing.assert_array_equal(_run(m2, x), ref)
+    _again_is_noop(MaxPoolCeilToPad(), m2, x)
 
 
 def test_maxpool_floor_mode_untouched():
@@ -88,7 +122,7 @@ def test_maxpool_floor_mode_untouched():
 
     pool = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2])
     m = _model([pool], [("x", [1, 2, 8, 8])], [("y", [1, 2, 4, 4])])
-    assert not MaxPoolCeilToPad().apply(m)[1]
+    _again_is_noop(MaxPoolCeilToPad(), m, np.random.default_rng(9).normal(size=(1, 2, 8, 8)))
 
 
 def test_reduce_mean_to_global_average_pool():
@@ -101,9 +135,10 @@ def test_reduce_mean_to_global_average_pool():
     m2, changed = ReduceMeanToGlobalAveragePool().apply(m)
     assert changed and m2.graph.node[0].op_type == "GlobalAveragePool"
     np.testing.assert_allclose(_run(m2, x), ref, rtol=1e-6)
+    _again_is_noop(ReduceMeanToGlobalAveragePool(), m2, x)
     rm1 = helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=1)
     other = _model([rm1], [("x", [1, 3, 4, 4])], [("y", [1, 1, 4, 4])], {"axes": np.array([1], dtype=np.int64)})
-    assert not ReduceMeanToGlobalAveragePool().apply(other)[1]
+    _again_is_noop(ReduceMeanToGlobalAveragePool(), other, x)
 
 
 def _tail(perm=(0, 3, 1, 2), shape=(1, 1, 1, 4), dt="INT8"):
@@ -128,6 +163,8 @@ def test_extract_output_scale():
     assert changed and len(m2.graph.node) == 0 and m2.graph.output[0].name == "x"
     assert info["scale"] == pytest.approx(1.5) and len(info["cpu_ops"]) == 4 and info["logits_shape"] == [1, 4]
     np.testing.assert_allclose(x.reshape(1, -1) * info["scale"], ref, rtol=1e-6)
+    _again_is_noop(ExtractOutputScale(), m2)  # the graph is now empty: output = input
+    assert output_info(m2) == info
 
 
 def test_extract_output_scale_stops_at_data_moving_transpose():
@@ -162,11 +199,13 @@ def test_streamline_forks_and_joins_moves_scales_past_fork_and_concat():
                {"x": "UINT4", "wa": "INT4", "wb": "INT4"})
     x = rng.integers(0, 16, (1, 8))
     ref = _run(m, x)
-    m2, _ = StreamlineForksAndJoins().apply(m)
+    m2, changed = StreamlineForksAndJoins().apply(m)
+    assert changed
     np.testing.assert_array_equal(_run(m2, x), ref)
     first = m2.find_consumer(m2.graph.input[0].name)
     assert first.op_type == "MatMul", [n.op_type for n in m2.graph.node]
     assert "Mul" not in [n.op_type for n in m2.graph.node]
+    _again_is_noop(StreamlineForksAndJoins(), m2, x)
 
 
 def test_fixed_point_stops():
@@ -176,4 +215,48 @@ def test_fixed_point_stops():
 
     m = _tail()
     m2, changed = fixed_point(m, [GiveUniqueNodeNames()])
+    assert changed  # the tail's nodes had no names
     assert [n.name for n in m2.graph.node] == [n.name for n in m.transform(GiveUniqueNodeNames()).graph.node]
+    assert fixed_point(m2, [GiveUniqueNodeNames()])[1] is False
+
+
+def _lowered_fire(rng) -> ModelWrapper:
+    """A Fire module as ``LowerConvsToMatMul`` leaves it (1x1 convs): every MatMul wrapped in an
+    NCHW->NHWC Transpose before and an NHWC->NCHW one after, a fork after the squeeze, an NCHW
+    Concat (axis 1) joining the two expands, then one more conv. 8 Transposes."""
+    to_nhwc, to_nchw = [0, 2, 3, 1], [0, 3, 1, 2]
+    nodes, inits = [], {}
+
+    def conv(src: str, name: str, cin: int, cout: int) -> str:
+        inits[f"w_{name}"] = rng.integers(-4, 5, (cin, cout)).astype(np.float32)
+        nodes.extend([helper.make_node("Transpose", [src], [f"{name}_in"], perm=to_nhwc),
+                      helper.make_node("MatMul", [f"{name}_in", f"w_{name}"], [f"{name}_mm"]),
+                      helper.make_node("Transpose", [f"{name}_mm"], [f"{name}_out"], perm=to_nchw)])
+        return f"{name}_out"
+
+    s = conv("x", "squeeze", 4, 3)
+    e1, e3 = conv(s, "e1", 3, 2), conv(s, "e3", 3, 5)
+    nodes.append(helper.make_node("Concat", [e1, e3], ["cat"], axis=1))
+    last = conv("cat", "final", 7, 6)
+    nodes.append(helper.make_node("Identity", [last], ["y"]))
+    return _model(nodes, [("x", [1, 4, 5, 5])], [("y", [1, 6, 5, 5])], inits)
+
+
+def test_move_transposes_through_forks_and_joins():
+    """The Transposes inside the Fire module cancel through the fork and the Concat; only the
+    one after the graph input and the one before the output remain (8 -> 2), same outputs."""
+    from hwsqueeze.compile.transforms.forks import MoveTransposesThroughForksAndJoins
+
+    rng = np.random.default_rng(7)
+    m = _lowered_fire(rng)
+    x = rng.integers(0, 16, (1, 4, 5, 5))
+    ref = _run(m, x)
+    count = lambda mm: [n.op_type for n in mm.graph.node].count("Transpose")  # noqa: E731
+    assert count(m) == 8
+    m2, changed = MoveTransposesThroughForksAndJoins().apply(m)
+    assert changed
+    np.testing.assert_array_equal(_run(m2, x), ref)
+    assert count(m2) == 2, [n.op_type for n in m2.graph.node]
+    cat = next(n for n in m2.graph.node if n.op_type == "Concat")
+    assert helper.get_attribute_value(cat.attribute[0]) == 3  # the join now concatenates NHWC channels
+    _again_is_noop(MoveTransposesThroughForksAndJoins(), m2, x)

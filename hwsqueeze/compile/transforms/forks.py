@@ -41,10 +41,13 @@ class StreamlineForksAndJoins(Transformation):
             MoveScalarLinearPastInvariants,
         )
 
+        before = model.model.SerializeToString()
         model = model.transform(Streamline())
-        model, changed = fixed_point(model, [MoveLinearPastFork(), MoveMulPastJoinConcat(), MoveAddPastJoinConcat(),
-                                             MoveScalarLinearPastInvariants(), Streamline()])
-        return model, False  # already at its fixed point: tell qonnx not to re-run us
+        model, _ = fixed_point(model, [MoveLinearPastFork(), MoveMulPastJoinConcat(), MoveAddPastJoinConcat(),
+                                       MoveScalarLinearPastInvariants(), Streamline()])
+        # The result is a fixed point, so a second application reports False and qonnx's
+        # ``transform`` loop stops after one extra (no-op) round.
+        return model, model.model.SerializeToString() != before
 
 
 class MoveTransposesThroughForksAndJoins(Transformation):
@@ -62,7 +65,6 @@ class MoveTransposesThroughForksAndJoins(Transformation):
             MoveTransposePastJoinConcat,
         )
 
-        model, _ = fixed_point(model, [MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(), MoveTransposePastFork(),
-                                       MoveTransposePastJoinConcat(), AbsorbConsecutiveTransposes(),
-                                       MoveScalarLinearPastInvariants()])
-        return model, False
+        return fixed_point(model, [MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(), MoveTransposePastFork(),
+                                   MoveTransposePastJoinConcat(), AbsorbConsecutiveTransposes(),
+                                   MoveScalarLinearPastInvariants()])

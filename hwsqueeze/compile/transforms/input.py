@@ -35,12 +35,12 @@ class RemoveUint8InputQuant(Transformation):
                     and attrs.get("signed", 1) == 0 and attrs.get("narrow", 0) == 0)
         if not identity:
             return model, False
+        if q.output[0] in [o.name for o in model.graph.output]:
+            return model, False  # degenerate graph: nothing to feed; decided before any rewiring
         for cons in model.find_consumers(q.output[0]) or []:
             for i, t in enumerate(cons.input):
                 if t == q.output[0]:
                     cons.input[i] = inp
-        if q.output[0] in [o.name for o in model.graph.output]:
-            return model, False  # degenerate graph: nothing to feed
         model.graph.node.remove(q)
         model.set_tensor_datatype(inp, DataType["UINT8"])
         return model, True

@@ -1,0 +1,86 @@
+"""``activate``: XILINX_VIVADO comes from a real ``vivado`` on PATH, a placeholder only without one."""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+
+def _fake_vivado(root: Path) -> Path:
+    """An executable ``vivado`` at ``root/bin/vivado`` (what a Vivado install looks like)."""
+    exe = root / "bin" / "vivado"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\nexit 0\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    return exe
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """``activate`` writes os.environ and FINN's settings: record both and put them back."""
+    import finn.util.settings as fsettings
+
+    for var in ("XILINX_VIVADO", "FINN_BUILD_DIR", "FINN_CUSTOM_HLS", "FINN_RTLLIB"):
+        monkeypatch.setenv(var, os.environ.get(var, ""))  # registers the original for restoring
+    for var in ("XILINX_VIVADO", "FINN_CUSTOM_HLS", "FINN_RTLLIB"):
+        monkeypatch.delenv(var)
+    old_build_dir = fsettings.get_settings().finn_build_dir
+    empty = tmp_path / "emptybin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no vivado / vitis_hls from this machine
+    yield monkeypatch
+    fsettings.get_settings().finn_build_dir = old_build_dir
+
+
+def test_vivado_on_path_gives_its_install_root(clean_env, tmp_path):
+    from hwsqueeze.compile.finn_env import activate
+
+    root = tmp_path / "Xilinx" / "Vivado" / "2024.2"
+    exe = _fake_vivado(root)
+    clean_env.setenv("PATH", f"{exe.parent}{os.pathsep}{os.environ['PATH']}")
+    env = activate(tmp_path / "b")
+    assert os.environ["XILINX_VIVADO"] == str(root.resolve())
+    assert env.env["XILINX_VIVADO"] == str(root.resolve()) and not env.vivado_stubbed
+    assert env.tools["vivado"] == str(exe)
+
+
+def test_vivado_on_path_through_a_link(clean_env, tmp_path):
+    from hwsqueeze.compile.finn_env import activate
+
+    root = tmp_path / "opt" / "Vivado" / "2023.2"
+    exe = _fake_vivado(root)
+    links = tmp_path / "localbin"
+    links.mkdir()
+    (links / "vivado").symlink_to(exe)
+    clean_env.setenv("PATH", f"{links}{os.pathsep}{os.environ['PATH']}")
+    activate(tmp_path / "b")
+    assert os.environ["XILINX_VIVADO"] == str(root.resolve())
+
+
+def test_no_vivado_gives_placeholder(clean_env, tmp_path):
+    from hwsqueeze.compile.finn_env import activate
+
+    env = activate(tmp_path / "b")
+    assert env.vivado_stubbed and env.tools["vivado"] is None
+    assert not Path(os.environ["XILINX_VIVADO"]).exists()  # a placeholder, never a real path
+
+
+def test_existing_xilinx_vivado_is_kept(clean_env, tmp_path):
+    from hwsqueeze.compile.finn_env import activate
+
+    exe = _fake_vivado(tmp_path / "a" / "Vivado" / "2024.2")
+    clean_env.setenv("PATH", f"{exe.parent}{os.pathsep}{os.environ['PATH']}")
+    clean_env.setenv("XILINX_VIVADO", "/tools/Xilinx/Vivado/2022.2")
+    env = activate(tmp_path / "b")
+    assert os.environ["XILINX_VIVADO"] == "/tools/Xilinx/Vivado/2022.2" and "XILINX_VIVADO" not in env.env
+
+
+def test_tcl_folders_are_set(clean_env, tmp_path):
+    """FINN's HLS TCL uses $::env(FINN_CUSTOM_HLS) as an include folder (its CLI sets it, we must)."""
+    from hwsqueeze.compile.finn_env import activate
+
+    activate(tmp_path / "b")
+    assert (Path(os.environ["FINN_CUSTOM_HLS"]) / "checksum.hpp").is_file()
+    assert any(Path(os.environ["FINN_RTLLIB"]).iterdir())
