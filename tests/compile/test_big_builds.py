@@ -76,8 +76,11 @@ def test_imagenet_estimate(tmp_path: Path):
 
 
 # Finding (measured): the bypass build stops at 'dataflow_partition' with Transposes left on the
-# CPU: MoveTransposesThroughForksAndJoins moves Transposes past Concat joins but not past the
-# bypass Add joins (FINN has MoveTransposePastJoinAdd; not yet tried here).
+# CPU. After lowering, each bypass join is Concat -> Transpose -> Mul -> Add <- Mul <- Transpose:
+# the two inputs of the residual Add carry different float scales, so streamlining cannot fold
+# them into thresholds, and the Transposes stay stuck behind the Muls (adding FINN's
+# MoveTransposePastJoinAdd was tried: no change). Needs one shared quantizer across the bypass
+# (as the Fire expand pair has) in the model.
 @pytest.mark.xfail(strict=True, reason="Transposes are not moved past the bypass Add joins")
 def test_bypass_estimate(tmp_path: Path):
     """The paper's simple bypass (registry ``create(..., bypass=True)``, reachable from the build
