@@ -11,9 +11,13 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterator, Union
+from typing import Any, Callable, Iterator, List, Union
 
-__all__ = ["atomic_write", "write_text", "write_json", "atomic_dir", "tmp_name"]
+from .errors import HwsqueezeError
+
+__all__ = ["atomic_write", "write_text", "write_json", "atomic_dir", "tmp_name", "MANIFEST", "foreign_files"]
+
+MANIFEST = ".hwsqueeze-files"  # in every folder atomic_dir wrote: the files it holds
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -47,20 +51,39 @@ def write_json(path: PathLike, obj: Any, indent: int = 1) -> Path:
     return write_text(path, json.dumps(obj, indent=indent, default=str) + "\n")
 
 
+def _files(d: Path) -> List[str]:
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def foreign_files(d: PathLike) -> List[str]:
+    """Files in folder ``d`` that its manifest does not list (all of them when it has none)."""
+    d = Path(d)
+    if not d.is_dir():
+        return []
+    listed = set((d / MANIFEST).read_text().splitlines()) if (d / MANIFEST).is_file() else set()
+    return [f for f in _files(d) if f != MANIFEST and f not in listed]
+
+
 @contextlib.contextmanager
 def atomic_dir(path: PathLike) -> Iterator[Path]:
     """Build a directory under a temporary name; it replaces ``path`` only if the block succeeds.
 
     The old ``path`` (if any) stays untouched until the new one is complete, and a failed build
-    leaves no temporary directory behind.
+    leaves no temporary directory behind. The new folder gets a manifest of its files; an old
+    folder holding files that its manifest does not list (the user's) is never replaced.
     """
     final = Path(path)
+    extra = foreign_files(final)
+    if extra:
+        raise HwsqueezeError(f"{final} holds files hwsqueeze did not write ({', '.join(extra[:3])}"
+                             f"{' ...' if len(extra) > 3 else ''}); move them elsewhere first (nothing was changed)")
     tmp = final.with_name(f".{final.name}.tmp{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
         yield tmp
+        (tmp / MANIFEST).write_text("\n".join(_files(tmp)) + "\n")
         old = final.with_name(f".{final.name}.old{os.getpid()}")
         if final.exists():
             os.replace(final, old)

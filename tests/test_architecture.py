@@ -111,3 +111,26 @@ def test_wheel_carries_data_and_builds_outside_the_checkout(tmp_path):
     check = subprocess.run([sys.executable, "-c", "import hwsqueeze; print(hwsqueeze.__file__)"], cwd=elsewhere,
                            env=env, capture_output=True, text=True)
     assert check.stdout.startswith(str(site)), check.stdout
+
+
+def test_atomic_dir_never_replaces_a_folder_with_user_files(tmp_path):
+    from hwsqueeze.errors import HwsqueezeError
+    from hwsqueeze.fsutil import MANIFEST, atomic_dir
+
+    d = tmp_path / "deploy"
+    with atomic_dir(d) as t:
+        (t / "a.txt").write_text("1")
+    assert (d / MANIFEST).read_text().split() == ["a.txt"]
+    with atomic_dir(d) as t:  # our own files: replaced
+        (t / "b.txt").write_text("2")
+    assert sorted(p.name for p in d.iterdir()) == [MANIFEST, "b.txt"]
+    (d / "mine.ipynb").write_text("user's work")
+    with pytest.raises(HwsqueezeError, match="holds files hwsqueeze did not write \\(mine.ipynb\\)"):
+        with atomic_dir(d) as t:
+            (t / "c.txt").write_text("3")
+    assert (d / "mine.ipynb").read_text() == "user's work" and (d / "b.txt").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["deploy"]  # no temporary folder left
+    with pytest.raises(RuntimeError):  # a failing writer leaves the old folder and no temp folder
+        with atomic_dir(tmp_path / "other") as t:
+            raise RuntimeError("boom")
+    assert [p.name for p in tmp_path.iterdir()] == ["deploy"]

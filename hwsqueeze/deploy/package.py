@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import HwsqueezeError
-from ..fsutil import write_json
+from ..fsutil import MANIFEST, write_json, write_text
 from .datatypes import is_known_dtype
 from .iodma import PLATFORM
 from .packing import packed_width
@@ -245,4 +245,7 @@ def set_bitfile(root: PathLike, bit: str = BITFILE, hwh: str = HWH) -> DeployMet
             raise HwsqueezeError(f"{root / rel} is missing: cannot record the bitstream")
     meta = replace(read_meta(root), bitfile=bit, hwh=hwh)
     write_meta(root, meta)
+    manifest = root / MANIFEST  # the build wrote these files too: a rebuild may replace them
+    listed = manifest.read_text().splitlines() if manifest.is_file() else []
+    write_text(manifest, "\n".join(sorted(set(listed) | {bit, hwh})) + "\n")
     return meta
