@@ -211,14 +211,28 @@ class Reference:
         """Validate a batch: (N, H, W, C) integers in the input datatype's range."""
         return check_images(images, tuple(self.input_shape[1:]), self.input_dtype)
 
-    def run(self, images, trace: bool = False):
-        """Integer outputs (N, *output shape[1:]) for ``images``; with ``trace`` also every tensor."""
+    def run(self, images, trace: bool = False, chunk: int = 64):
+        """Integer outputs (N, *output shape[1:]) for ``images``; with ``trace`` also every tensor.
+
+        Images go through in chunks of ``chunk`` and only the outputs are kept, so memory stays
+        bounded whatever N (every intermediate of one image is ~1 MB for the shipped model; the
+        PYNQ-Z2 has 512 MB). ``trace`` keeps everything and is meant for a few images.
+        """
         x = self.check_images(images)
-        ctx: Dict[str, np.ndarray] = {self.graph["input"]: x}
+        if not (isinstance(chunk, int) and chunk > 0):
+            raise HwsqueezeError(f"chunk must be a positive integer, got {chunk!r}")
+        if trace:
+            return self._run_all(x)
+        out = np.empty((x.shape[0],) + tuple(self.output_shape[1:]), dtype=np.int64)
+        for i in range(0, x.shape[0], chunk):
+            out[i:i + chunk] = self._run_all(x[i:i + chunk])[0]
+        return out
+
+    def _run_all(self, x: np.ndarray):
+        tensors: Dict[str, np.ndarray] = {self.graph["input"]: x}
         for node in self.nodes:
-            outs = _OPS[node.op](node, [ctx[t] for t in node.inputs], self)  # order checked by validate_graph
+            outs = _OPS[node.op](node, [tensors[t] for t in node.inputs], self)  # order checked by validate_graph
             for name, val in zip(node.outputs, outs):
-                ctx[name] = val
-        out = ctx[self.graph["output"]]
-        out = out.reshape((x.shape[0],) + tuple(self.output_shape[1:])).astype(np.int64)
-        return (out, ctx) if trace else out
+                tensors[name] = val
+        out = tensors[self.graph["output"]]
+        return out.reshape((x.shape[0],) + tuple(self.output_shape[1:])).astype(np.int64), tensors
