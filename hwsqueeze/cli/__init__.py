@@ -7,7 +7,9 @@ with a click command and register it in ``COMMANDS``.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import traceback
 from typing import Dict, List, Tuple
 
 import click
@@ -47,24 +49,52 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="hwsqueeze")
-def main() -> None:
-    """hwsqueeze: quantized SqueezeNet on small FPGAs (Brevitas -> QONNX -> FINN+ -> PYNQ)."""
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error (also HWSQUEEZE_DEBUG=1).")
+def main(debug: bool) -> None:
+    """hwsqueeze: quantized SqueezeNet on small FPGAs (Brevitas -> QONNX -> FINN+ -> PYNQ).
+
+    Exit codes: 0 success, 2 bad input, 3 does not fit, 4 missing tool, 5 verification failed,
+    70 internal error, 130 interrupted.
+    """
+
+
+def _debug() -> bool:
+    return "--debug" in sys.argv[1:] or os.environ.get("HWSQUEEZE_DEBUG") == "1"
 
 
 def run() -> None:
-    """Entry point: one clear error line and a non-zero exit on bad input, no traceback."""
-    from hwsqueeze.errors import HwsqueezeError
+    """Entry point: one clear error line and a class-specific exit code, never a traceback
+    (unless ``--debug``)."""
+    from hwsqueeze.errors import BAD_INPUT, INTERNAL, HwsqueezeError
 
     try:
         main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
         e.show()
-        sys.exit(e.exit_code)
+        sys.exit(BAD_INPUT)
     except HwsqueezeError as e:
+        if _debug():
+            traceback.print_exc()
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
+    except MemoryError:
+        click.echo("error: out of memory: use fewer or smaller inputs (e.g. a smaller --n or batch)", err=True)
+        sys.exit(BAD_INPUT)
+    except BrokenPipeError:  # `hwsqueeze ... | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as e:  # a bug: one line, the traceback on request
+        if _debug():
+            traceback.print_exc()
+        first = str(e).splitlines()[0][:200] if str(e) else ""
+        click.echo(f"error: internal error: {type(e).__name__}: {first} (run with --debug for the traceback; "
+                   "please report it)", err=True)
+        sys.exit(INTERNAL)

@@ -11,7 +11,7 @@ from typing import Optional, Tuple
 import click
 import numpy as np
 
-from ..errors import HwsqueezeError
+from ..errors import VERIFY_FAILED, HwsqueezeError
 
 _CHUNK = 256
 
@@ -56,7 +56,7 @@ def _images(deploy: Path, data: Optional[str], n: int) -> Tuple[np.ndarray, Opti
               help="Emulated only: flip one weight bit in a copy of the generated weight files first.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify(deploy_dir: str, emulated: bool, data: Optional[str], n: int, inject_fault: bool, as_json: bool) -> None:
-    """Run N images through the accelerator and the reference; exit 1 on any mismatch."""
+    """Run N images through the accelerator and the reference; exit 5 on any mismatch."""
     from ..deploy import read_meta
     from ..reference import Reference
     from ..runtime import Accelerator
@@ -116,4 +116,4 @@ def verify(deploy_dir: str, emulated: bool, data: Optional[str], n: int, inject_
         if len(bad):
             click.echo(f"first mismatch: image {bad[0]}, max |diff| {out['first_mismatch']['max_abs_diff']}")
     if len(bad):
-        sys.exit(1)
+        sys.exit(VERIFY_FAILED)

@@ -15,7 +15,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from ..errors import HwsqueezeError
+from ..errors import NO_FIT, HwsqueezeError
 from .boards import Board
 from .estimates import Estimate, estimate
 
@@ -129,7 +129,7 @@ def auto_fold(model: ModelWrapper, board: Board, margin: float = 0.85, use_dsps:
     say = progress or (lambda s: None)
     floor = fold(model, board, 1.0, margin, use_dsps)
     if not floor.estimate.fits:
-        raise HwsqueezeError(no_fit_message(floor.estimate, board), exit_code=3)
+        raise HwsqueezeError(no_fit_message(floor.estimate, board), exit_code=NO_FIT)
     ceiling = max_fps(model, board)
     grid = list(np.geomspace(max(1.0, floor.estimate.fps), ceiling, 20))
     best, best_i = floor, -1

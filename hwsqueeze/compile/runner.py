@@ -15,7 +15,7 @@ from typing import Callable, Dict
 
 import numpy as np
 
-from ..errors import HwsqueezeError
+from ..errors import MISSING_TOOL, HwsqueezeError
 from .config import BuildConfig, BuildState, StepRecord, provenance, sha256_file
 from .pipeline import ESTIMATE_LAST, STEPS, Step, step_index
 from .steps.vivado import MissingTools
@@ -179,6 +179,6 @@ def run_build(cfg: BuildConfig) -> BuildResult:
         state.save(state_path)
     summary = {"status": status, "message": message, **state.to_dict()}
     if status == "no-bitstream" and cfg.require_bitstream:
-        raise HwsqueezeError(message + " (--require-bitstream)", exit_code=4)
+        raise HwsqueezeError(message + " (--require-bitstream)", exit_code=MISSING_TOOL)
     write_json(summary_path, summary)
     return BuildResult(status=status, out_dir=cfg.out_dir, summary=summary, message=message)

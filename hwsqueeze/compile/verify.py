@@ -19,7 +19,7 @@ from typing import Dict
 
 import numpy as np
 
-from ..errors import HwsqueezeError
+from ..errors import VERIFY_FAILED, HwsqueezeError
 
 __all__ = ["execute", "generic_copy", "compare", "StageCheck", "EXPORT_STAGES"]
 
@@ -108,5 +108,5 @@ def compare(stage: str, got: np.ndarray, ref: np.ndarray, vs_export: bool) -> St
         first = int(np.argmin(matching))
         raise HwsqueezeError(f"verification failed after step '{stage}': {rec.matching}/{n} sample images match "
                              f"{against} (need {need}); image {first} differs by up to {diff[first]:.3g}",
-                             exit_code=5)
+                             exit_code=VERIFY_FAILED)
     return rec

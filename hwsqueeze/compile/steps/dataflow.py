@@ -5,7 +5,7 @@ import importlib
 import shutil
 from pathlib import Path
 
-from ...errors import HwsqueezeError
+from ...errors import NO_FIT, HwsqueezeError
 
 __all__ = ["step_convert_to_hw", "step_dataflow_partition", "step_specialize_layers", "step_folding",
            "step_minimize_bit_width", "step_estimates", "step_hw_codegen", "minimize"]
@@ -94,10 +94,10 @@ def step_folding(ctx, model):
         ceiling = max_fps(model, cfg.board)
         if fps > ceiling * 1.0001:
             raise HwsqueezeError(f"target {fps:,.0f} FPS is impossible: fully unfolded, this model reaches "
-                                 f"{ceiling:,.0f} FPS at {cfg.board.clock_mhz:g} MHz", exit_code=3)
+                                 f"{ceiling:,.0f} FPS at {cfg.board.clock_mhz:g} MHz", exit_code=NO_FIT)
         res = fold(model, cfg.board, fps, cfg.margin, cfg.use_dsps)
         if not res.estimate.fits and not cfg.estimate_only:
-            raise HwsqueezeError(f"target {fps:,.0f} FPS: " + no_fit_message(res.estimate, cfg.board), exit_code=3)
+            raise HwsqueezeError(f"target {fps:,.0f} FPS: " + no_fit_message(res.estimate, cfg.board), exit_code=NO_FIT)
     ctx.state.folding = {"target_fps": round(res.target_fps, 1), "dsp_layers": res.dsp_layers,
                          "lutram_layers": res.lutram_layers}
     write_json(ctx.path("folding_config.json"), {"Defaults": {}, **{e.name: e.folding for e in res.estimate.layers}})
