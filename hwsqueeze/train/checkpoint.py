@@ -1,13 +1,13 @@
 """Checkpoints: plain dicts of tensors and JSON-able values, written atomically, loaded safely."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 import torch
 
 from ..errors import HwsqueezeError
+from ..fsutil import atomic_write
 from ..models import SqueezeNet, create
 
 __all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "DEFAULT_CHECKPOINT"]
@@ -16,16 +16,10 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "default_model" / 
 
 
 def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
-    """Write to a temporary name and rename, so a crash never leaves a half-written checkpoint."""
+    """Write ``state`` atomically, so a crash never leaves a half-written checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Optional[Path] = None) -> Dict[str, Any]:

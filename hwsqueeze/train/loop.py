@@ -1,9 +1,7 @@
 """Training and evaluation loops (CPU-first: channels-last, bf16 autocast, OneCycle)."""
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +13,7 @@ from torch import nn
 
 from ..data import Dataset, augment_batch, load_dataset
 from ..errors import HwsqueezeError
+from ..fsutil import write_json
 from ..models import SqueezeNet, create, resolve_spec
 from .checkpoint import load_checkpoint, save_checkpoint
 from .prune import Pruner
@@ -191,10 +190,9 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True,
         metrics.append(rec)
         if log:
             log(f"epoch {epoch + 1}: loss {rec['train_loss']:.3f} train {rec['train_acc']:.4f} "
-                  f"test top1 {rec['test_top1']:.4f} ({rec['images_per_s']:.0f} img/s, {rec['epoch_s']:.0f} s)",
-                  )
+                f"test top1 {rec['test_top1']:.4f} ({rec['images_per_s']:.0f} img/s, {rec['epoch_s']:.0f} s)")
         save_checkpoint(last, _state(model, opt, sched, pruner, cfg, epoch + 1, metrics))
-        _write_json(out / "metrics.json", {"config": asdict(cfg), "epochs": metrics})
+        write_json(out / "metrics.json", {"config": asdict(cfg), "epochs": metrics})
         if on_epoch:
             on_epoch(rec)
     final = {"config": asdict(cfg), "model": model.state_dict(), "epoch": cfg.epochs, "metrics": metrics,
@@ -202,19 +200,13 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True,
     save_checkpoint(out / "final.pt", final)
     summary = {"config": asdict(cfg), "epochs": metrics, "wall_s_this_run": time.time() - t_run,
                "test_top1": metrics[-1]["test_top1"] if metrics else None}
-    _write_json(out / "metrics.json", summary)
+    write_json(out / "metrics.json", summary)
     return summary
 
 
 def _state(model, opt, sched, pruner, cfg, epoch, metrics) -> Dict[str, Any]:
     return {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "masks": pruner.state_dict(), "epoch": epoch, "config": asdict(cfg), "metrics": metrics}
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
 
 
 class _NoBar:
