@@ -14,7 +14,7 @@ from torch import nn
 from ..data import Dataset, augment_batch, load_dataset
 from ..errors import HwsqueezeError
 from ..fsutil import write_json
-from ..models import SqueezeNet, create, resolve_spec
+from ..models import SqueezeNet, create, predict, resolve_spec
 from .checkpoint import load_checkpoint, save_checkpoint
 from .prune import Pruner
 
@@ -62,24 +62,15 @@ def _to_nchw(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2)
 
 
-@torch.no_grad()
-def predict(model: nn.Module, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """Logits (float32, N x classes) for uint8 NHWC images, in fp32 eval mode."""
-    model.eval()
-    outs = []
-    for i in range(0, len(images), batch_size):
-        x = _to_nchw(images[i:i + batch_size]).float().contiguous(memory_format=torch.channels_last)
-        outs.append(model(x).float().numpy())
-    return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
-
-
 def topk_accuracy(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Fraction of rows whose label is among the ``k`` largest logits (ties: lower index first)."""
     k = min(k, logits.shape[1])
     top = np.argsort(-logits, axis=1, kind="stable")[:, :k]
     return float((top == labels[:, None]).any(axis=1).mean())
 
 
 def evaluate(model: nn.Module, ds: Dataset) -> Dict[str, Any]:
+    """``top1``, ``top5``, ``n`` and the ``logits`` of ``model`` on ``ds``."""
     logits = predict(model, ds.images)
     return {"top1": topk_accuracy(logits, ds.labels, 1), "top5": topk_accuracy(logits, ds.labels, 5),
             "n": len(ds), "logits": logits}
