@@ -15,9 +15,10 @@ import numpy as np
 from ..errors import HwsqueezeError
 from ..fsutil import atomic_write
 
-__all__ = ["Dataset", "load_dataset", "generate_dataset", "cache_dir"]
+__all__ = ["CIFAR10_CLASSES", "Dataset", "load_dataset", "generate_dataset", "cache_dir"]
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+# CIFAR-10 label order (index = label), as in the official batches.meta
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 

@@ -5,9 +5,9 @@ compile flow) must not pull it in (see ``tests/export/test_export_cli.py``).
 """
 from typing import Any
 
-from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, model_from_checkpoint, save_checkpoint
+from .checkpoint import DEFAULT_CHECKPOINT, class_names, load_checkpoint, model_from_checkpoint, save_checkpoint
 
-__all__ = ["DEFAULT_CHECKPOINT", "TrainConfig", "evaluate", "load_checkpoint",
+__all__ = ["DEFAULT_CHECKPOINT", "TrainConfig", "class_names", "evaluate", "load_checkpoint",
            "model_from_checkpoint", "predict", "save_checkpoint", "train"]
 
 _LOOP = ("TrainConfig", "evaluate", "predict", "train")

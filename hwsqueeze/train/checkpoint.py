@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 
@@ -10,7 +10,7 @@ from ..errors import HwsqueezeError
 from ..fsutil import atomic_write
 from ..models import SqueezeNet, create
 
-__all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "DEFAULT_CHECKPOINT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "class_names", "DEFAULT_CHECKPOINT"]
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "default_model" / "squeezenet1_1-cifar10-w4a4.pt"
 
@@ -34,6 +34,18 @@ def load_checkpoint(path: Optional[Path] = None) -> Dict[str, Any]:
     if not isinstance(ck, dict) or "model" not in ck or "config" not in ck:
         raise HwsqueezeError(f"{path}: not an hwsqueeze checkpoint (missing 'model' or 'config')")
     return ck
+
+
+def class_names(ck: Dict[str, Any]) -> Optional[List[str]]:
+    """The class names the checkpoint was trained with (index = output), or None when unknown.
+
+    Training stores the dataset's names as ``ck["classes"]``; the output count alone does not
+    say which dataset (or which label order) a model learned, so nothing is guessed from it.
+    """
+    names = ck.get("classes")
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        return None
+    return list(names)
 
 
 def build_model(cfg: Dict[str, Any]) -> SqueezeNet:
