@@ -8,7 +8,7 @@ import torch
 
 from ..errors import HwsqueezeError
 from ..fsutil import atomic_write
-from ..models import SqueezeNet, create
+from ..models import QuantSpec, SqueezeNet, create
 
 __all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "class_names", "DEFAULT_CHECKPOINT"]
 
@@ -50,8 +50,6 @@ def class_names(ck: Dict[str, Any]) -> Optional[List[str]]:
 
 def build_model(cfg: Dict[str, Any]) -> SqueezeNet:
     """The model a checkpoint's config describes (weights not loaded)."""
-    from ..models import QuantSpec
-
     spec = QuantSpec.from_dict(cfg["quant_spec"]) if cfg.get("quant_spec") else cfg.get("quant", "w4a4")
     return create(cfg["model"], spec, width=cfg.get("width", 1.0), bypass=cfg.get("bypass", False),
                   dropout=cfg.get("dropout"))
