@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from hwsqueeze.fsutil import write_json
-from hwsqueeze.train import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
+from hwsqueeze.train import DEFAULT_CHECKPOINT, class_names, load_checkpoint, save_checkpoint
 
 
 def _summary(run: Path) -> dict:
@@ -35,7 +35,9 @@ def main(float_run: str, qat_run: str) -> None:
     fl, qr = Path(float_run), Path(qat_run)
     ck = load_checkpoint(qr / "final.pt")
     shipped = {"model": ck["model"], "config": ck["config"], "epoch": ck["epoch"], "metrics": ck["metrics"],
-               "masks": ck.get("masks", {}), "classes": ck["classes"]}
+               "masks": ck.get("masks", {}), "classes": class_names(ck)}
+    if shipped["classes"] is None:  # a run from before training recorded them
+        print("warning: no class names in the run; add them with --add-classes DATA", file=sys.stderr)
     save_checkpoint(DEFAULT_CHECKPOINT, shipped)
     f, q = _summary(fl), _summary(qr)
     from hwsqueeze.compress import weight_storage
