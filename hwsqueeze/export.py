@@ -8,21 +8,28 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import numpy as np
 
 from .errors import HwsqueezeError
+from .fsutil import atomic_write
 
-__all__ = ["ExportCheck", "export_qonnx", "check_export", "sample_images"]
+if TYPE_CHECKING:
+    from .models import SqueezeNet
+
+__all__ = ["ExportCheck", "export_qonnx", "check_export", "qonnx_logits", "sample_images"]
 
 
 @dataclass
 class ExportCheck:
+    """QONNX vs Brevitas on ``n`` images: largest logit difference, largest logit, same top-1."""
+
     n: int
     max_abs_diff: float
     max_abs_logit: float
@@ -45,11 +52,12 @@ def sample_images(n: int, size: int, seed: int = 0) -> np.ndarray:
     return generate_dataset(n, size, seed=seed).images
 
 
-def export_qonnx(model, out: Path, check_images: Optional[np.ndarray] = None, check_n: int = 4) -> ExportCheck:
+def export_qonnx(model: "SqueezeNet", out: Path, check_images: Optional[np.ndarray] = None, check_n: int = 4) -> ExportCheck:
     """Export ``model`` (a quantized SqueezeNet in eval mode) to QONNX at ``out`` and check it.
 
-    The file is written under a temporary name and renamed only after the check passes; a
-    mismatch raises :class:`HwsqueezeError` and leaves no ``out``.
+    Intermediate files live in a temporary directory and ``out`` is written (atomically) only
+    after the check passes; a mismatch raises :class:`HwsqueezeError` and leaves no ``out`` and
+    no temporary file.
     """
     import torch
 
@@ -63,10 +71,12 @@ def export_qonnx(model, out: Path, check_images: Optional[np.ndarray] = None, ch
         raise HwsqueezeError("export needs a quantized model (this checkpoint is float; train with --quant w4a4)")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.onnx")
     size = model.arch.input_size
     model.eval()
-    try:
+    # torch.onnx may write the weights to a sidecar "<name>.data" file: export into a private
+    # temporary directory, so every intermediate file goes away with it, whatever happens
+    with tempfile.TemporaryDirectory(prefix="hwsqueeze-export-") as work:
+        raw, clean = Path(work) / "raw.onnx", Path(work) / "model.onnx"
         # torch.onnx narrates every phase on stdout and warns about torchvision; keep CLI output clean
         onnx_log = logging.getLogger("torch.onnx")
         level = onnx_log.level
@@ -74,22 +84,19 @@ def export_qonnx(model, out: Path, check_images: Optional[np.ndarray] = None, ch
         try:
             with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                brevitas_export(model, torch.zeros(1, 3, size, size), export_path=str(tmp))
+                brevitas_export(model, torch.zeros(1, 3, size, size), export_path=str(raw))
         finally:
             onnx_log.setLevel(level)
-        m = cleanup_model(ModelWrapper(str(tmp)))
+        m = cleanup_model(ModelWrapper(str(raw)))  # loads any sidecar data into the graph
         m.set_metadata_prop("hwsqueeze_model", model.arch.__class__.__name__)
-        m.save(str(tmp))
+        m.save(str(clean))
         images = check_images if check_images is not None else sample_images(check_n, size)
-        result = check_export(model, tmp, images)
+        result = check_export(model, clean, images)
         if not result.ok:
             raise HwsqueezeError(f"export check failed: QONNX vs Brevitas max |diff| {result.max_abs_diff:.3g} "
                                  f"(logits up to {result.max_abs_logit:.3g}), top-1 equal: {result.top1_equal}")
-        os.replace(tmp, out)
-        return result
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        atomic_write(out, lambda tmp: shutil.copyfile(clean, tmp))
+    return result
 
 
 def qonnx_logits(onnx_path: Path, images: np.ndarray) -> np.ndarray:
@@ -106,9 +113,9 @@ def qonnx_logits(onnx_path: Path, images: np.ndarray) -> np.ndarray:
     return np.concatenate(outs)
 
 
-def check_export(model, onnx_path: Path, images: np.ndarray) -> ExportCheck:
+def check_export(model: "SqueezeNet", onnx_path: Path, images: np.ndarray) -> ExportCheck:
     """Compare QONNX execution with Brevitas on ``images`` (uint8 NHWC)."""
-    from .train.loop import predict
+    from .models import predict
 
     ref = predict(model, images)
     got = qonnx_logits(onnx_path, images)

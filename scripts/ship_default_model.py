@@ -1,8 +1,13 @@
 """Package a finished training run as the shipped default model.
 
 Usage: python scripts/ship_default_model.py FLOAT_RUN QAT_RUN
-Writes hwsqueeze/default_model/<model>-<quant>.pt (weights + config + metrics, no optimizer state)
-and metrics.json (float baseline and QAT results, wall times, weight storage).
+Writes hwsqueeze/default_model/<model>-<quant>.pt (weights + config + metrics + class names, no
+optimizer state) and metrics.json (float baseline and QAT results, wall times, weight storage).
+
+       python scripts/ship_default_model.py --add-classes DATA
+Stores DATA's class names (its class folders, sorted: the label order training used) in the
+shipped checkpoint, for checkpoints trained before ``classes`` was recorded. Only that key is
+added; every tensor is written back unchanged.
 """
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from hwsqueeze.train import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
+from hwsqueeze.fsutil import write_json
+from hwsqueeze.train import DEFAULT_CHECKPOINT, class_names, load_checkpoint, save_checkpoint
 
 
 def _summary(run: Path) -> dict:
@@ -29,7 +35,9 @@ def main(float_run: str, qat_run: str) -> None:
     fl, qr = Path(float_run), Path(qat_run)
     ck = load_checkpoint(qr / "final.pt")
     shipped = {"model": ck["model"], "config": ck["config"], "epoch": ck["epoch"], "metrics": ck["metrics"],
-               "masks": ck.get("masks", {})}
+               "masks": ck.get("masks", {}), "classes": class_names(ck)}
+    if shipped["classes"] is None:  # a run from before training recorded them
+        print("warning: no class names in the run; add them with --add-classes DATA", file=sys.stderr)
     save_checkpoint(DEFAULT_CHECKPOINT, shipped)
     f, q = _summary(fl), _summary(qr)
     from hwsqueeze.compress import weight_storage
@@ -49,13 +57,25 @@ def main(float_run: str, qat_run: str) -> None:
            "total_train_wall_s": round(f["train_wall_s"] + q["train_wall_s"], 1),
            "weights": storage["weights"], "weight_bytes_dense": storage["dense_bytes"] - biases * 4.0,
            "bias_values": biases}
-    p = DEFAULT_CHECKPOINT.parent / "metrics.json"
-    p.write_text(json.dumps(out, indent=1))
+    write_json(DEFAULT_CHECKPOINT.parent / "metrics.json", out)
     print(json.dumps({k: out[k] for k in ("model", "quant", "total_train_wall_s", "weight_bytes_dense")}
                      | {"float_top1": f["test_top1"], "qat_top1": q["test_top1"]}))
 
 
+def add_classes(data: str) -> None:
+    """Record ``data``'s class names in the shipped checkpoint (the training split's order)."""
+    from hwsqueeze.data import load_dataset
+
+    ck = load_checkpoint(DEFAULT_CHECKPOINT)
+    ck["classes"] = load_dataset(data, "train").classes
+    save_checkpoint(DEFAULT_CHECKPOINT, ck)
+    print(json.dumps({"checkpoint": str(DEFAULT_CHECKPOINT), "classes": ck["classes"]}))
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) == 3 and sys.argv[1] == "--add-classes":
+        add_classes(sys.argv[2])
+    elif len(sys.argv) == 3:
+        main(sys.argv[1], sys.argv[2])
+    else:
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])

@@ -1,4 +1,4 @@
-"""`hwsqueeze export`."""
+"""`hwsqueeze export` (needs the model and checkpoint code, never the training loop)."""
 from __future__ import annotations
 
 import json
@@ -20,7 +20,7 @@ def export(checkpoint: Optional[str], out: str, check_n: int, as_json: bool) -> 
     max |diff| at float rounding level, else nothing is written and the command fails.
     """
     from ..export import export_qonnx
-    from ..train import DEFAULT_CHECKPOINT, model_from_checkpoint
+    from ..train.checkpoint import DEFAULT_CHECKPOINT, model_from_checkpoint
 
     model, _ = model_from_checkpoint(Path(checkpoint) if checkpoint else None)
     res = export_qonnx(model, Path(out), check_n=max(1, check_n))

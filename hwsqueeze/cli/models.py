@@ -3,41 +3,79 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import click
 
 from ..errors import HwsqueezeError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _fmt_bytes(b: float) -> str:
     return f"{b / 1e6:.3f} MB" if b >= 1e5 else f"{b / 1e3:.1f} kB"
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def models(as_json: bool) -> None:
-    """List registered models: paper-form weight+bias count, weights, MACs per image."""
+COLUMNS = ("name", "input", "classes", "params", "weights", "MACs")
+TITLE = "hwsqueeze models (params = weights + biases, paper form)"
+
+
+def model_rows() -> List[Dict[str, Any]]:
+    """One row per registered model, counted in the paper's form (conv biases, no BatchNorm)."""
     from ..models import ARCHS, create
 
     rows = []
     for name in sorted(ARCHS):
-        paper = create(name, "float", norm=False)  # the paper's form: conv biases, no BN
+        paper = create(name, "float", norm=False)
         rows.append({"name": name, "input": f"{paper.arch.input_size}x{paper.arch.input_size}x3",
                      "classes": paper.arch.num_classes, "params": paper.paper_param_count(),
                      "weights": paper.weight_count(), "macs": paper.macs()})
+    return rows
+
+
+def _cells(rows: List[Dict[str, Any]]) -> List[List[str]]:
+    return [[r["name"], r["input"], str(r["classes"]), f"{r['params']:,}", f"{r['weights']:,}", f"{r['macs']:,}"]
+            for r in rows]
+
+
+def plain_table(rows: List[Dict[str, Any]]) -> str:
+    """Space-aligned text: names left, numbers right, nothing ever shortened."""
+    table = [list(COLUMNS)] + _cells(rows)
+    widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
+    fmt = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w)  # noqa: E731
+                              for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+    return "\n".join([TITLE] + [fmt(r) for r in table])
+
+
+def print_models(rows: List[Dict[str, Any]], console: "Console") -> None:
+    """A rich table on a terminal wide enough for it; plain aligned text otherwise (pipes, files,
+    narrow terminals), because rich shortens cells that do not fit ("1,248,4…")."""
+    from rich.table import Table
+
+    t = Table(title=TITLE)
+    for col in COLUMNS:
+        t.add_column(col, justify="left" if col in ("name", "input") else "right", no_wrap=True)
+    for cells in _cells(rows):
+        t.add_row(*cells)
+    natural = console.measure(t, options=console.options.update_width(10_000)).maximum  # unshrunk width
+    if console.is_terminal and natural <= console.width:
+        console.print(t)
+    else:
+        console.print(plain_table(rows), markup=False, highlight=False, crop=False, soft_wrap=True)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models(as_json: bool) -> None:
+    """List registered models: paper-form weight+bias count, weights, MACs per image."""
+    rows = model_rows()
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    t = Table(title="hwsqueeze models (params = weights + biases, paper form)")
-    for col in ("name", "input", "classes", "params", "weights", "MACs"):
-        t.add_column(col, justify="left" if col in ("name", "input") else "right", no_wrap=True)
-    for r in rows:
-        t.add_row(r["name"], r["input"], str(r["classes"]), f"{r['params']:,}", f"{r['weights']:,}", f"{r['macs']:,}")
-    Console().print(t)
+    print_models(rows, Console())
 
 
 @click.command()
@@ -51,7 +89,6 @@ def models(as_json: bool) -> None:
 def size(model_name: Optional[str], checkpoint: Optional[str], wbits: Optional[int], sparsity: Optional[float],
          index_bits: int, as_json: bool) -> None:
     """Exact weight storage: float32, dense low-bit, and Deep-Compression-style sparse bytes."""
-    import numpy as np
     from torch import nn
 
     from ..compress import weight_storage

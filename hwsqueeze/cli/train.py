@@ -61,9 +61,13 @@ def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epoch
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a confusion-matrix PNG.")
 def evaluate(data: str, checkpoint: Optional[str], split: str, limit: Optional[int], as_json: bool,
              plot: Optional[str]) -> None:
-    """Top-1 / top-5 accuracy of a checkpoint."""
+    """Top-1 / top-5 accuracy of a checkpoint.
+
+    Class names come from the checkpoint (what the model was trained on); a dataset whose class
+    folders differ is evaluated by label index, with a warning.
+    """
     from ..data import load_dataset
-    from ..train import DEFAULT_CHECKPOINT, model_from_checkpoint
+    from ..train import DEFAULT_CHECKPOINT, class_names, model_from_checkpoint
     from ..train.loop import evaluate as run_eval
 
     model, ck = model_from_checkpoint(Path(checkpoint) if checkpoint else None)
@@ -71,14 +75,18 @@ def evaluate(data: str, checkpoint: Optional[str], split: str, limit: Optional[i
     ds = load_dataset(data, split, size=size).subset(limit)
     if len(ds.classes) != model.arch.num_classes:
         raise HwsqueezeError(f"dataset has {len(ds.classes)} classes, model has {model.arch.num_classes}")
+    names = class_names(ck)
+    if names is not None and names != ds.classes:
+        click.echo(f"warning: dataset classes {ds.classes} differ from the checkpoint's {names}; "
+                   "compared by label index", err=True)
     res = run_eval(model, ds)
     out = {"top1": res["top1"], "top5": res["top5"], "n": res["n"], "split": split,
            "checkpoint": str(checkpoint or DEFAULT_CHECKPOINT), "model": ck["config"]["model"],
-           "quant": ck["config"].get("quant")}
+           "quant": ck["config"].get("quant"), "classes": names}
     if plot:
         from ..plots import confusion_matrix_png
 
-        confusion_matrix_png(res["logits"].argmax(1), ds.labels, ds.classes, Path(plot),
+        confusion_matrix_png(res["logits"].argmax(1), ds.labels, names or ds.classes, Path(plot),
                              title=f"{out['model']} {out['quant']} top-1 {out['top1']:.4f} (n={out['n']})")
         out["plot"] = plot
     if as_json:

@@ -13,10 +13,12 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 from ..errors import HwsqueezeError
+from ..fsutil import atomic_write
 
-__all__ = ["Dataset", "load_dataset", "generate_dataset", "cache_dir"]
+__all__ = ["CIFAR10_CLASSES", "Dataset", "load_dataset", "generate_dataset", "cache_dir"]
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+# CIFAR-10 label order (index = label), as in the official batches.meta
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
@@ -154,9 +156,13 @@ def _load_cache(p: Path) -> Optional[Dataset]:
 
 def _save_cache(p: Path, ds: Dataset) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + f".tmp{os.getpid()}.npz")
-    np.savez(tmp, images=ds.images, labels=ds.labels, classes=np.asarray(ds.classes), source=np.asarray(ds.source))
-    os.replace(tmp, p)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a bare name
+            np.savez(f, images=ds.images, labels=ds.labels, classes=np.asarray(ds.classes),
+                     source=np.asarray(ds.source))
+
+    atomic_write(p, write)
 
 
 def load_dataset(path: str, split: str = "train", size: Optional[int] = 32, cache: bool = True) -> Dataset:

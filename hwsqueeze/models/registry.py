@@ -69,8 +69,8 @@ def create(name: str, quant: Union[str, QuantSpec, None] = "w4a4", *, weight_bit
         raise ValueError(f"unknown model {name!r}; known: {', '.join(names())}")
     arch = ARCHS[name].scaled(width)
     if bypass:
-        fires = [i for i, b in enumerate(b for b in arch.body if b != "pool")]
-        arch = Arch(**{**arch.__dict__, "bypass_fires": tuple(f for f in _BYPASS if f - 2 < len(fires))})
+        n_fires = sum(1 for b in arch.body if b != "pool")  # Fire numbering starts at fire2
+        arch = Arch(**{**arch.__dict__, "bypass_fires": tuple(f for f in _BYPASS if f - 2 < n_fires)})
     if dropout is not None:
         arch = Arch(**{**arch.__dict__, "dropout": dropout})
     return SqueezeNet(arch, resolve_spec(quant, weight_bits, act_bits), norm=norm)

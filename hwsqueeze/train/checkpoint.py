@@ -1,31 +1,25 @@
 """Checkpoints: plain dicts of tensors and JSON-able values, written atomically, loaded safely."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 
 from ..errors import HwsqueezeError
-from ..models import SqueezeNet, create
+from ..fsutil import atomic_write
+from ..models import QuantSpec, SqueezeNet, create
 
-__all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "DEFAULT_CHECKPOINT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "class_names", "DEFAULT_CHECKPOINT"]
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "default_model" / "squeezenet1_1-cifar10-w4a4.pt"
 
 
 def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
-    """Write to a temporary name and rename, so a crash never leaves a half-written checkpoint."""
+    """Write ``state`` atomically, so a crash never leaves a half-written checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Optional[Path] = None) -> Dict[str, Any]:
@@ -42,10 +36,20 @@ def load_checkpoint(path: Optional[Path] = None) -> Dict[str, Any]:
     return ck
 
 
+def class_names(ck: Dict[str, Any]) -> Optional[List[str]]:
+    """The class names the checkpoint was trained with (index = output), or None when unknown.
+
+    Training stores the dataset's names as ``ck["classes"]``; the output count alone does not
+    say which dataset (or which label order) a model learned, so nothing is guessed from it.
+    """
+    names = ck.get("classes")
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        return None
+    return list(names)
+
+
 def build_model(cfg: Dict[str, Any]) -> SqueezeNet:
     """The model a checkpoint's config describes (weights not loaded)."""
-    from ..models import QuantSpec
-
     spec = QuantSpec.from_dict(cfg["quant_spec"]) if cfg.get("quant_spec") else cfg.get("quant", "w4a4")
     return create(cfg["model"], spec, width=cfg.get("width", 1.0), bypass=cfg.get("bypass", False),
                   dropout=cfg.get("dropout"))

@@ -1,9 +1,7 @@
 """Training and evaluation loops (CPU-first: channels-last, bf16 autocast, OneCycle)."""
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,8 +13,9 @@ from torch import nn
 
 from ..data import Dataset, augment_batch, load_dataset
 from ..errors import HwsqueezeError
-from ..models import SqueezeNet, create, resolve_spec
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..fsutil import write_json
+from ..models import SqueezeNet, create, predict, resolve_spec
+from .checkpoint import class_names, load_checkpoint, save_checkpoint
 from .prune import Pruner
 
 __all__ = ["TrainConfig", "train", "evaluate", "predict"]
@@ -63,24 +62,15 @@ def _to_nchw(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2)
 
 
-@torch.no_grad()
-def predict(model: nn.Module, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """Logits (float32, N x classes) for uint8 NHWC images, in fp32 eval mode."""
-    model.eval()
-    outs = []
-    for i in range(0, len(images), batch_size):
-        x = _to_nchw(images[i:i + batch_size]).float().contiguous(memory_format=torch.channels_last)
-        outs.append(model(x).float().numpy())
-    return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
-
-
 def topk_accuracy(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Fraction of rows whose label is among the ``k`` largest logits (ties: lower index first)."""
     k = min(k, logits.shape[1])
     top = np.argsort(-logits, axis=1, kind="stable")[:, :k]
     return float((top == labels[:, None]).any(axis=1).mean())
 
 
 def evaluate(model: nn.Module, ds: Dataset) -> Dict[str, Any]:
+    """``top1``, ``top5``, ``n`` and the ``logits`` of ``model`` on ``ds``."""
     logits = predict(model, ds.images)
     return {"top1": topk_accuracy(logits, ds.labels, 1), "top5": topk_accuracy(logits, ds.labels, 5),
             "n": len(ds), "logits": logits}
@@ -118,6 +108,8 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True,
                              f"{train_ds.images.shape[1]}px")
     if model.arch.num_classes != len(train_ds.classes):
         raise HwsqueezeError(f"{cfg.model} has {model.arch.num_classes} classes, dataset has {len(train_ds.classes)}")
+    if test_ds.classes != train_ds.classes:
+        raise HwsqueezeError(f"{cfg.data}: test classes {test_ds.classes} differ from train classes {train_ds.classes}")
     model = model.to(memory_format=torch.channels_last)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "quant" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "quant" not in n)]
@@ -134,7 +126,8 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True,
     last = out / "last.pt"
     if resume and last.is_file():
         ck = load_checkpoint(last)
-        if ck["config"].get("model") != cfg.model or ck["config"].get("quant_spec") != cfg.quant_spec:
+        if (ck["config"].get("model") != cfg.model or ck["config"].get("quant_spec") != cfg.quant_spec
+                or class_names(ck) not in (None, train_ds.classes)):
             raise HwsqueezeError(f"{last} belongs to a different run ({ck['config'].get('model')}); "
                                  "use another --out or --no-resume")
         model.load_state_dict(ck["model"])
@@ -191,30 +184,25 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True,
         metrics.append(rec)
         if log:
             log(f"epoch {epoch + 1}: loss {rec['train_loss']:.3f} train {rec['train_acc']:.4f} "
-                  f"test top1 {rec['test_top1']:.4f} ({rec['images_per_s']:.0f} img/s, {rec['epoch_s']:.0f} s)",
-                  )
-        save_checkpoint(last, _state(model, opt, sched, pruner, cfg, epoch + 1, metrics))
-        _write_json(out / "metrics.json", {"config": asdict(cfg), "epochs": metrics})
+                f"test top1 {rec['test_top1']:.4f} ({rec['images_per_s']:.0f} img/s, {rec['epoch_s']:.0f} s)")
+        save_checkpoint(last, _state(model, opt, sched, pruner, cfg, epoch + 1, metrics, train_ds.classes))
+        write_json(out / "metrics.json", {"config": asdict(cfg), "epochs": metrics})
         if on_epoch:
             on_epoch(rec)
     final = {"config": asdict(cfg), "model": model.state_dict(), "epoch": cfg.epochs, "metrics": metrics,
-             "masks": pruner.state_dict()}
+             "masks": pruner.state_dict(), "classes": list(train_ds.classes)}
     save_checkpoint(out / "final.pt", final)
     summary = {"config": asdict(cfg), "epochs": metrics, "wall_s_this_run": time.time() - t_run,
                "test_top1": metrics[-1]["test_top1"] if metrics else None}
-    _write_json(out / "metrics.json", summary)
+    write_json(out / "metrics.json", summary)
     return summary
 
 
-def _state(model, opt, sched, pruner, cfg, epoch, metrics) -> Dict[str, Any]:
+def _state(model, opt, sched, pruner, cfg, epoch, metrics, classes) -> Dict[str, Any]:
+    """Everything ``last.pt`` needs to resume; ``classes`` names the outputs (index = label)."""
     return {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "masks": pruner.state_dict(), "epoch": epoch, "config": asdict(cfg), "metrics": metrics}
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+            "masks": pruner.state_dict(), "epoch": epoch, "config": asdict(cfg), "metrics": metrics,
+            "classes": list(classes)}
 
 
 class _NoBar:

@@ -1,9 +1,7 @@
-import numpy as np
 import pytest
 import torch
 
 from hwsqueeze.models import ARCHS, PRESETS, create, names
-from hwsqueeze.models.fire import Fire
 
 
 @pytest.mark.parametrize("name,count", [("squeezenet1_0-imagenet", 1_248_424), ("squeezenet1_1-imagenet", 1_235_496)])

@@ -1,13 +1,11 @@
 import json
 
-import numpy as np
 import pytest
 import torch
 
 from helpers import run_cli
 from hwsqueeze.errors import HwsqueezeError
 from hwsqueeze.train import TrainConfig, load_checkpoint, model_from_checkpoint, save_checkpoint, train
-from hwsqueeze.train.loop import evaluate
 from hwsqueeze.data import load_dataset
 
 TINY = dict(data="generated:400", model="squeezenet-tiny-cifar10", batch_size=50, bf16=False)
@@ -90,6 +88,19 @@ def test_corrupt_and_foreign_checkpoints(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
 
 
+def _top1_by_hand(model, ds) -> float:
+    """A plain torch loop: argmax of the logits against the labels, counted one image at a time."""
+    model.eval()
+    correct, predicted = 0, set()
+    with torch.no_grad():
+        for img, label in zip(ds.images, ds.labels):
+            pred = int(model(torch.from_numpy(img).permute(2, 0, 1)[None].float())[0].argmax())
+            correct += pred == int(label)
+            predicted.add(pred)
+    assert len(predicted) > 1, "a model that predicts one class cannot tell a ranking bug apart"
+    return correct / len(ds)
+
+
 def test_train_and_eval_cli(tmp_path):
     out = tmp_path / "run"
     r = run_cli("train", "--data", "generated:300", "--out", str(out), "--model", "squeezenet-tiny-cifar10",
@@ -97,12 +108,36 @@ def test_train_and_eval_cli(tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["epochs"] == 1
     assert "epoch 1:" in r.stderr
+    assert model_from_checkpoint(out / "final.pt")[1]["epoch"] == 1
+    # eval: the shipped model, whose predictions on generated images vary (a one-epoch tiny model
+    # predicts one class for everything, which any ranking bug would still score at 10 %)
     plot = tmp_path / "cm.png"
-    r = run_cli("eval", "--data", "generated:100", "--checkpoint", str(out / "final.pt"), "--json", "--plot", str(plot))
+    r = run_cli("eval", "--data", "generated:100", "--json", "--plot", str(plot))
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert set(res) >= {"top1", "top5", "n", "checkpoint"} and res["n"] == 100
     assert plot.read_bytes()[:4] == b"\x89PNG"
-    # the JSON agrees with evaluating in-process
-    model, _ = model_from_checkpoint(out / "final.pt")
-    assert res["top1"] == evaluate(model, load_dataset("generated:100", "test"))["top1"]
+    model, _ = model_from_checkpoint()
+    assert res["top1"] == _top1_by_hand(model, load_dataset("generated:100", "test"))
+
+
+def test_qat_resume_after_interruption(tmp_path):
+    cfg = _cfg(tmp_path, "q", data="generated:200", quant="w4a4", epochs=2, lr=0.02, max_test=60)
+    seen = []
+
+    def stop(rec):
+        seen.append(rec)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, progress=False, log=None, on_epoch=stop)
+    assert load_checkpoint(tmp_path / "q" / "last.pt")["epoch"] == 1
+    s = train(cfg, progress=False, log=None)
+    assert [e["epoch"] for e in s["epochs"]] == [1, 2]
+    assert s["epochs"][0] == seen[0]  # epoch 1 is carried over, not re-run
+    model, ck = model_from_checkpoint(tmp_path / "q" / "final.pt")
+    assert ck["epoch"] == 2 and ck["metrics"] == s["epochs"]
+    # the recorded accuracy is what the loaded QAT model scores, counted by hand.
+    # Not asserted: equality with an unbroken QAT run. It does not hold (the weights differ after
+    # epoch 2); bit-exact QAT resume is a separate open issue.
+    assert s["epochs"][-1]["test_top1"] == _top1_by_hand(model, load_dataset("generated:200", "test").subset(60))
