@@ -23,14 +23,15 @@ def main() -> None:
     args = ap.parse_args()
     deploy = Path(args.build) / "deploy"
     from hwsqueeze.data import load_dataset
+    from hwsqueeze.deploy import read_meta
+    from hwsqueeze.models import predict
     from hwsqueeze.reference import Reference
     from hwsqueeze.runtime import Accelerator
     from hwsqueeze.train import model_from_checkpoint
-    from hwsqueeze.train.loop import predict
 
     ds = load_dataset(args.data, "test")
     images, labels = ds.images[: args.n], ds.labels[: args.n]
-    meta = json.loads((deploy / "deploy.json").read_text())
+    meta = read_meta(deploy)
     ref = Reference.from_deploy(deploy)
     t = time.time()
     sw = np.concatenate([ref.run(images[i:i + 500]) for i in range(0, len(images), 500)]).reshape(len(images), -1)
@@ -39,7 +40,7 @@ def main() -> None:
         hw = acc.run(images).reshape(len(images), -1)
     model, _ = model_from_checkpoint(None)
     fl = predict(model, images)
-    logits = sw * meta["output"]["scale"]
+    logits = sw * meta.output.scale
     differ = np.abs(logits - fl).max(1) > 1e-4 * np.abs(fl).max()
     print(json.dumps({"n": int(len(images)), "reference_top1": float((sw.argmax(1) == labels).mean()),
                       "model_top1": float((fl.argmax(1) == labels).mean()),

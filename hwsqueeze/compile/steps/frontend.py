@@ -32,7 +32,7 @@ def tidy(model):
 
 def _load_source_model(ctx) -> Tuple[object, dict]:
     """(Brevitas model in eval mode, description) for the configured checkpoint or registry model."""
-    from ...train.checkpoint import DEFAULT_CHECKPOINT, model_from_checkpoint
+    from ...train.checkpoint import DEFAULT_CHECKPOINT, class_names, model_from_checkpoint
 
     cfg = ctx.cfg
     if cfg.model_name:
@@ -53,7 +53,7 @@ def _load_source_model(ctx) -> Tuple[object, dict]:
     last = hist[-1] if isinstance(hist, list) and hist else (hist if isinstance(hist, dict) else {})
     return model.eval(), {"model": c.get("model"), "quant": c.get("quant"), "trained": True,
                           "checkpoint": str(path), "test_top1": last.get("test_top1"),
-                          "classes": ck.get("classes")}
+                          "classes": class_names(ck)}
 
 
 def _import_onnx(src: Path, out: Path) -> int:
