@@ -23,7 +23,9 @@ def _fps(value: str):
 
 
 @click.command()
-@click.option("--board", "board_name", default="pynq-z2", show_default=True, help="See `hwsqueeze boards`.")
+@click.option("--board", "board_name", default="pynq-z2", show_default=True,
+              help="A board name (see `hwsqueeze boards`), FINN's name for it (Pynq-Z2, ZCU104, KV260_SOM) or a "
+                   "board .yaml file.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Trained checkpoint (default: the shipped model).")
 @click.option("--model", "model_name", default=None,
@@ -32,19 +34,25 @@ def _fps(value: str):
               help="Start from an existing QONNX export (uint8 NCHW image input) instead of a checkpoint.")
 @click.option("--target-fps", default="auto", show_default=True,
               help="Frames/s to fold for, or 'auto' = the fastest design that fits the board.")
+@click.option("--folding-config", type=click.Path(dir_okay=False), default=None,
+              help="A FINN folding config (JSON, e.g. an edited build/<board>/folding_config.json) instead of the "
+                   "folding search.")
 @click.option("--margin", type=click.FloatRange(0.1, 1.0), default=0.85, show_default=True,
               help="Fraction of the board's LUT and BRAM18 a design may use.")
 @click.option("--no-dsp", is_flag=True, help="Keep all MVAU multipliers in LUTs.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Build directory (default: build/<board>).")
 @click.option("--from-step", default=None, help="Resume from this step (see --list-steps).")
+@click.option("--stop-step", default=None, help="Stop after this step (see --list-steps).")
 @click.option("--estimate-only", is_flag=True, help="Stop after the estimates (no code generation).")
 @click.option("--require-bitstream", is_flag=True, help="Fail (exit 4) if no bitstream can be built here.")
 @click.option("--list-steps", is_flag=True, help="Print the build steps and exit.")
-@click.option("--quiet", is_flag=True)
-def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str], onnx_path: Optional[str], target_fps: str, margin: float,
-          no_dsp: bool, out_dir: Optional[str], from_step: Optional[str], estimate_only: bool,
-          require_bitstream: bool, list_steps: bool, quiet: bool) -> None:
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print the build summary (build.json) as one JSON object.")
+def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str], onnx_path: Optional[str],
+          target_fps: str, folding_config: Optional[str], margin: float, no_dsp: bool, out_dir: Optional[str],
+          from_step: Optional[str], stop_step: Optional[str], estimate_only: bool, require_bitstream: bool,
+          list_steps: bool, quiet: bool, as_json: bool) -> None:
     """Compile a trained model with FINN+ into a dataflow accelerator for a board.
 
     Every stage up to HLS/RTL code generation and the deploy package runs on any machine; IP
@@ -66,14 +74,28 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
         raise HwsqueezeError(f"checkpoint not found: {checkpoint}")
     if onnx_path and not Path(onnx_path).is_file():
         raise HwsqueezeError(f"ONNX file not found: {onnx_path}")
+    if folding_config and not Path(folding_config).is_file():
+        raise HwsqueezeError(f"folding config not found: {folding_config}")
+    if folding_config and target_fps != "auto":
+        raise HwsqueezeError("give either --folding-config or --target-fps, not both")
+    from ..compile.pipeline import step_index
+
+    for step in (from_step, stop_step):
+        if step:
+            step_index(step)  # an unknown name fails here, before any work
     if sum(x is not None for x in (checkpoint, model_name, onnx_path)) > 1:
         raise HwsqueezeError("give at most one of --checkpoint, --model, --onnx")
     out = Path(out_dir) if out_dir else Path("build") / board.name
-    log = (lambda s: None) if quiet else (lambda s: click.echo(s))
+    log = (lambda s: None) if quiet or as_json else (lambda s: click.echo(s))
     cfg = BuildConfig(board=board, out_dir=out, checkpoint=Path(checkpoint) if checkpoint else None,
-                      model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps, margin=margin, use_dsps=not no_dsp,
-                      estimate_only=estimate_only, require_bitstream=require_bitstream, from_step=from_step, log=log)
+                      model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps,
+                      folding_config=Path(folding_config).resolve() if folding_config else None, margin=margin,
+                      use_dsps=not no_dsp, estimate_only=estimate_only, require_bitstream=require_bitstream,
+                      from_step=from_step, stop_step=stop_step, log=log)
     res = run_build(cfg)
+    if as_json:
+        click.echo(json.dumps(res.summary, default=str))
+        return
     est = res.summary.get("estimate") or {}
     click.echo(f"build {res.status}: {res.out_dir}")
     if est:

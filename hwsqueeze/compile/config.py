@@ -32,11 +32,13 @@ class BuildConfig:
     model_name: Optional[str] = None  # build an untrained registry model instead (estimates)
     onnx: Optional[Path] = None  # or start from an existing QONNX export
     target_fps: Union[float, str] = "auto"
+    folding_config: Optional[Path] = None  # a FINN folding config instead of the folding search
     margin: float = 0.85
     use_dsps: bool = True
     estimate_only: bool = False
     require_bitstream: bool = False
     from_step: Optional[str] = None
+    stop_step: Optional[str] = None  # stop after this step
     verify_n: int = VERIFY_N
     log: Callable[[str], None] = print
 
@@ -131,5 +133,6 @@ def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:
         "versions": "hwsqueeze {} finn-plus {} #{}".format(versions.get("hwsqueeze"), versions.get("finn-plus"),
                                                            _digest(versions)),
         "board": f"{b.name} ({b.part}, {b.clock_mhz:g} MHz) #{_digest(asdict(b))}",
-        "folding": f"target_fps={cfg.target_fps} margin={cfg.margin:g} dsps={cfg.use_dsps}",
+        "folding": (f"folding config {Path(cfg.folding_config).name} #{sha256_file(Path(cfg.folding_config))[:16]}"
+                    if cfg.folding_config else f"target_fps={cfg.target_fps} margin={cfg.margin:g} dsps={cfg.use_dsps}"),
     }

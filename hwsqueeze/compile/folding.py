@@ -3,8 +3,10 @@
 ``fold(model, board, fps)`` uses FINN+'s ``SetFolding`` (smallest parallelism per layer that
 meets the cycle target), then spends the board's DSPs where they save the most LUTs: MVAUs are
 switched from LUT to DSP multipliers in order of LUTs saved per DSP, while the DSP total stays
-within budget. ``auto_fold`` searches (bisection on FPS) for the highest FPS whose estimate —
-including FIFOs, width converters, DMAs and the shell, see ``estimates`` — fits the margin.
+within budget. ``auto_fold`` scans a geometric grid of FPS targets and refines around the best,
+for the highest FPS whose estimate — including FIFOs, width converters, DMAs and the shell, see
+``estimates`` — fits the margin. ``apply_folding_config`` takes a hand-written FINN folding
+config instead (the format the build writes to ``folding_config.json``).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from ..errors import NO_FIT, HwsqueezeError
 from .boards import Board
 from .estimates import Estimate, estimate
 
-__all__ = ["FoldResult", "fold", "auto_fold", "max_fps", "no_fit_message", "MVAU_WWIDTH_MAX"]
+__all__ = ["FoldResult", "fold", "auto_fold", "apply_folding_config", "max_fps", "no_fit_message", "MVAU_WWIDTH_MAX"]
 
 # FINN's default (36) caps SIMD x weight bits per PE at one BRAM word; wider weight streams are
 # fine for our 4-bit layers (they split over several BRAMs) and are needed above ~1,000 FPS.
@@ -111,6 +113,63 @@ def fold(model: ModelWrapper, board: Board, fps: float, margin: float = 0.85, us
     if lutram_layers:
         est = estimate(m, board, margin)
     return FoldResult(model=m, estimate=est, target_fps=fps, dsp_layers=dsp_layers, lutram_layers=lutram_layers)
+
+
+# FINN HW op -> (parallelism attribute, the dimension(s) it must divide)
+_DIVIDES = {
+    "MVAU": (("PE", "MH"), ("SIMD", "MW")), "VVAU": (("PE", "Channels"),),
+    "ConvolutionInputGenerator": (("SIMD", "IFMChannels"),), "FMPadding": (("SIMD", "NumChannels"),),
+    "Pool": (("PE", "Channels"),), "DuplicateStreams": (("PE", "NumChannels"),),
+    "GlobalAccPool": (("PE", "NumChannels"),), "Thresholding": (("PE", "NumChannels"),),
+    "StreamingConcat": (("SIMD", "ChannelsPerStream"),), "ElementwiseAdd": (("PE", "NumChannels"),),
+}
+
+
+def apply_folding_config(model: ModelWrapper, board: Board, path, margin: float = 0.85) -> FoldResult:
+    """A copy of ``model`` folded by a FINN folding config (``{"Defaults": {...}, "<layer>":
+    {"PE": .., "SIMD": .., ...}}``, FINN's ``ApplyConfig``), checked and estimated."""
+    import json
+    from pathlib import Path
+
+    from qonnx.custom_op.registry import getCustomOp
+    from finn.transformation.general import ApplyConfig
+
+    try:
+        cfg = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise HwsqueezeError(f"folding config not found: {path}") from None
+    except (ValueError, UnicodeDecodeError, OSError) as e:
+        raise HwsqueezeError(f"folding config {path} is not valid JSON ({str(e).splitlines()[0][:100]})") from None
+    if not isinstance(cfg, dict) or not all(isinstance(v, dict) for v in cfg.values()):
+        raise HwsqueezeError(f"folding config {path}: expected {{\"<layer name>\": {{\"PE\": .., ...}}}}")
+    m = ModelWrapper(copy.deepcopy(model.model))
+    nodes = {n.name: n for n in m.graph.node}
+    unknown = [k for k in cfg if k != "Defaults" and k not in nodes]
+    if unknown:
+        raise HwsqueezeError(f"folding config {path}: no layer named {unknown[0]!r} in this design "
+                             f"(layers: {', '.join(list(nodes)[:6])} ...; see the build's folding_config.json)")
+    for name, attrs in cfg.items():
+        if name == "Defaults":
+            continue
+        op = getCustomOp(nodes[name])
+        for key, value in attrs.items():
+            if key not in op.get_nodeattr_types():
+                raise HwsqueezeError(f"folding config {path}: {name} has no attribute {key!r}")
+            if key in ("PE", "SIMD") and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise HwsqueezeError(f"folding config {path}: {name}.{key} must be a positive integer, got {value!r}")
+    m = m.transform(ApplyConfig(str(path)))
+    for node in m.graph.node:  # each parallelism must divide the dimension it splits
+        op, kind = getCustomOp(node), node.op_type.rsplit("_", 1)[0]
+        for fold_attr, dim_attr in _DIVIDES.get(kind, ()):
+            fold_v, dims = op.get_nodeattr(fold_attr), op.get_nodeattr(dim_attr)
+            for dim in (dims if isinstance(dims, (list, tuple)) else [dims]):
+                if int(dim) % int(fold_v):
+                    raise HwsqueezeError(f"folding config {path}: {node.name}.{fold_attr}={fold_v} does not divide "
+                                         f"{dim_attr}={dim}")
+    est = estimate(m, board, margin)
+    dsp = [n.name for n in _mvau_nodes(m) if getCustomOp(n).get_nodeattr("resType") == "dsp"]
+    lutram = [n.name for n in _mvau_nodes(m) if getCustomOp(n).get_nodeattr("ram_style") == "distributed"]
+    return FoldResult(model=m, estimate=est, target_fps=est.fps, dsp_layers=dsp, lutram_layers=lutram)
 
 
 def max_fps(model: ModelWrapper, board: Board) -> float:

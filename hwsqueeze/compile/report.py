@@ -1,21 +1,47 @@
-"""Estimate reports: estimates.json (machines), estimates.md (people), estimates.png (eyes)."""
+"""Estimate reports: estimates.json (machines), estimates.md (people), estimates.png (eyes), and
+the files FINN users' scripts look for in ``report/`` (written by FINN's own analysis passes)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional
 
+from ..fsutil import write_json
+from ..fsutil import write_text as _write
 from .boards import Board
 from .estimates import IODMA_OVERHEAD, SHELL_OVERHEAD, Estimate
 
-__all__ = ["write_reports"]
+__all__ = ["write_reports", "write_finn_reports", "write_time_per_step"]
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def write_finn_reports(model, board: Board, out_dir: Path) -> None:
+    """``report/estimate_layer_resources.json``, ``estimate_layer_cycles.json`` and
+    ``estimate_network_performance.json`` exactly as FINN+'s ``step_generate_estimate_reports``
+    computes them (its analysis passes on the same folded graph). These are layers only; our
+    ``estimates.json`` adds FIFOs, width converters, DMAs and the shell."""
+    from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+    from finn.analysis.fpgadataflow.op_and_param_counts import aggregate_dict_keys
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+    from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
+
+    report = Path(out_dir) / "report"
+    report.mkdir(exist_ok=True)
+    write_json(report / "estimate_layer_cycles.json", model.analysis(exp_cycles_per_layer), indent=2)
+    res = model.analysis(lambda m: res_estimation(m, fpgapart=board.part))
+    res["total"] = aggregate_dict_keys(res)
+    write_json(report / "estimate_layer_resources.json", res, indent=2)
+    perf = dict(model.transform(AnnotateCycles()).analysis(dataflow_performance))
+    perf["estimated_throughput_fps"] = board.clock_mhz * 1e6 / perf["max_cycles"]
+    perf["estimated_latency_ns"] = perf["critical_path_cycles"] * board.clk_ns
+    write_json(report / "estimate_network_performance.json", perf, indent=2)
+
+
+def write_time_per_step(out_dir: Path, seconds: Dict[str, float]) -> None:
+    """``report/time_per_step.json`` as FINN's builder writes it (with ``total_build_time``)."""
+    report = Path(out_dir) / "report"
+    report.mkdir(exist_ok=True)
+    write_json(report / "time_per_step.json", {**seconds, "total_build_time": sum(seconds.values())}, indent=2)
 
 
 def write_reports(est: Estimate, board: Board, out_dir: Path, extra: Optional[dict] = None) -> None:

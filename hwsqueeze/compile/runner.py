@@ -118,6 +118,9 @@ def run_build(cfg: BuildConfig) -> BuildResult:
     from .finn_env import activate, versions
 
     wanted = step_index(cfg.from_step) if cfg.from_step else 0
+    stop = step_index(cfg.stop_step) if cfg.stop_step else len(STEPS) - 1
+    if stop < wanted:
+        raise HwsqueezeError(f"--stop-step {cfg.stop_step} comes before --from-step {cfg.from_step}")
     cfg.out_dir = Path(cfg.out_dir).resolve()
     _check_out_dir(cfg.out_dir)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
@@ -141,12 +144,19 @@ def run_build(cfg: BuildConfig) -> BuildResult:
         state.steps.pop(later.name, None)
     ctx = BuildContext(cfg=cfg, state=state, env=env, log=log)
     ctx.path("intermediate").mkdir(exist_ok=True)
+    finn_name = ctx.path("intermediate_models")  # where FINN's builder puts them: same files
+    if not finn_name.exists() and not finn_name.is_symlink():
+        finn_name.symlink_to("intermediate")
     status, message = "bitstream", ""
     for i in range(start, len(STEPS)):
         step = STEPS[i]
         if cfg.estimate_only and i > step_index(ESTIMATE_LAST):
             status, message = "estimate-only", "estimate-only build: stopped after the estimates (no code " \
                                                "generation, no deploy package)"
+            break
+        if i > stop:
+            status = "stopped"
+            message = f"stopped after step '{STEPS[stop].name}' (--stop-step); continue with --from-step {step.name}"
             break
         log(f"[{i:02d}] {step.name}: {step.doc}")
         t0 = time.time()
@@ -177,6 +187,9 @@ def run_build(cfg: BuildConfig) -> BuildResult:
                                             output=str(out.relative_to(cfg.out_dir)),
                                             output_sha256=sha256_file(out), seconds=round(time.time() - t0, 2))
         state.save(state_path)
+    from .report import write_time_per_step
+
+    write_time_per_step(cfg.out_dir, state.timings_s)
     summary = {"status": status, "message": message, **state.to_dict()}
     if status == "no-bitstream" and cfg.require_bitstream:
         raise HwsqueezeError(message + " (--require-bitstream)", exit_code=MISSING_TOOL)

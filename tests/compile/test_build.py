@@ -157,7 +157,7 @@ def test_boards_listing():
 
 
 @pytest.mark.parametrize("args,needle", [
-    (("--board", "pynq-z9"), "unknown board 'pynq-z9' (known: kv260, pynq-z1, pynq-z2"),
+    (("--board", "pynq-z9"), "unknown board 'pynq-z9' (known: kv260 (KV260_SOM), pynq-z1 (Pynq-Z1), pynq-z2"),
     (("--checkpoint", "/nonexistent/model.pt"), "checkpoint not found"),
     (("--target-fps", "fast"), "--target-fps must be a number"),
     (("--target-fps", "-5"), "--target-fps must be positive"),

@@ -84,10 +84,16 @@ def step_specialize_layers(ctx, model):
 def step_folding(ctx, model):
     """PE/SIMD per layer for --target-fps (a number, or 'auto' = fastest that fits)."""
     from ...fsutil import write_json
-    from ..folding import auto_fold, fold, max_fps, no_fit_message
+    from ..folding import apply_folding_config, auto_fold, fold, max_fps, no_fit_message
 
     cfg = ctx.cfg
-    if cfg.target_fps == "auto":
+    if cfg.folding_config is not None:
+        res = apply_folding_config(model, cfg.board, cfg.folding_config, cfg.margin)
+        ctx.log(f"  folding from {cfg.folding_config}: {res.estimate.fps:,.0f} FPS")
+        if not res.estimate.fits and not cfg.estimate_only:
+            raise HwsqueezeError(f"folding config {cfg.folding_config}: " + no_fit_message(res.estimate, cfg.board),
+                                 exit_code=NO_FIT)
+    elif cfg.target_fps == "auto":
         res = auto_fold(model, cfg.board, cfg.margin, cfg.use_dsps, progress=lambda s: ctx.log("  " + s))
     else:
         fps = float(cfg.target_fps)
@@ -110,13 +116,14 @@ def step_minimize_bit_width(ctx, model):
 
 
 def step_estimates(ctx, model):
-    """estimates.json / estimates.md / estimates.png for the folded design."""
+    """estimates.json / .md / .png, and FINN's report/estimate_*.json, for the folded design."""
     from ..estimates import estimate
-    from ..report import write_reports
+    from ..report import write_finn_reports, write_reports
 
     est = estimate(model, ctx.cfg.board, ctx.cfg.margin)
     write_reports(est, ctx.cfg.board, ctx.cfg.out_dir, extra={"folding": ctx.state.folding,
                                                               "source": ctx.state.source})
+    write_finn_reports(model, ctx.cfg.board, ctx.cfg.out_dir)
     ctx.state.estimate = {k: getattr(est, k) for k in ("fps", "latency_ms", "fits", "totals", "bottleneck")}
     t = est.totals
     ctx.log(f"  estimate: {est.fps:,.0f} FPS at {est.clock_mhz:g} MHz, latency {est.latency_ms:.2f} ms, "
