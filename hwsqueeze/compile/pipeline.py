@@ -34,6 +34,7 @@ class Step:
     check: Optional[str] = None  # verify the output against "export" or "streamline" logits
     writes: Tuple[str, ...] = ()  # files besides intermediate/NN_<name>.onnx
     needs_tools: bool = False  # vitis_hls + vivado
+    sets: Tuple[str, ...] = ()  # BuildState fields this step decides (reset when it reruns)
 
     @property
     def doc(self) -> str:
@@ -45,16 +46,18 @@ _BOARD = _SOURCE + ("board",)
 _FOLD = _BOARD + ("folding",)
 
 STEPS: List[Step] = [
-    Step("export", step_export, _SOURCE, writes=("verify/input.npy", "verify/expected_logits.npy")),
+    Step("export", step_export, _SOURCE, writes=("verify/input.npy", "verify/expected_logits.npy"),
+         sets=("source",)),
     Step("qonnx_to_finn", step_qonnx_to_finn, _SOURCE, check="export"),
     Step("streamline", step_streamline, _SOURCE, check="export", writes=("verify/streamlined_logits.npy",)),
     Step("lower_to_nhwc", step_lower_to_nhwc, _SOURCE, check="streamline"),
-    Step("convert_to_hw", step_convert_to_hw, _SOURCE, check="streamline"),
-    Step("dataflow_partition", step_dataflow_partition, _SOURCE),
+    Step("convert_to_hw", step_convert_to_hw, _SOURCE, check="streamline", sets=("output",)),
+    Step("dataflow_partition", step_dataflow_partition, _SOURCE, sets=("cpu_ops",)),
     Step("specialize_layers", step_specialize_layers, _BOARD),
-    Step("folding", step_folding, _FOLD, writes=("folding_config.json",)),
+    Step("folding", step_folding, _FOLD, writes=("folding_config.json",), sets=("folding",)),
     Step("minimize_bit_width", step_minimize_bit_width, _FOLD, check="streamline"),
-    Step("estimates", step_estimates, _FOLD, writes=("estimates.json", "estimates.md", "estimates.png")),
+    Step("estimates", step_estimates, _FOLD, writes=("estimates.json", "estimates.md", "estimates.png", "report/"),
+         sets=("estimate",)),
     Step("hw_codegen", step_hw_codegen, _FOLD, writes=("hw/",)),
     Step("deploy", step_deploy, _FOLD, writes=("deploy/",)),
     Step("hw_ipgen", step_hw_ipgen, _FOLD, needs_tools=True),

@@ -140,8 +140,12 @@ def run_build(cfg: BuildConfig) -> BuildResult:
         summary_path.unlink()  # a build in progress or failed must not look complete
     env = activate(cfg.out_dir)
     state.board, state.tools, state.versions, state.provenance = cfg.board.name, env.tools, vers, prov
-    for later in STEPS[start:]:
+    fresh = BuildState()
+    for later in STEPS[start:]:  # what the rerun steps decide must not survive from the earlier build
         state.steps.pop(later.name, None)
+        state.checks.pop(later.name, None)
+        for name in later.sets:
+            setattr(state, name, getattr(fresh, name))
     ctx = BuildContext(cfg=cfg, state=state, env=env, log=log)
     ctx.path("intermediate").mkdir(exist_ok=True)
     finn_name = ctx.path("intermediate_models")  # where FINN's builder puts them: same files

@@ -10,6 +10,7 @@ imported only when a real board is used.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -18,6 +19,7 @@ import numpy as np
 from ..deploy import check_images, pack, read_meta, unpack
 from ..deploy.iodma import ADDR_HI, ADDR_LO, AP_DONE, AP_IDLE, AP_START, BATCH, CTRL
 from ..errors import HwsqueezeError
+from .finn_compat import FinnDriverNames
 
 __all__ = ["Accelerator", "board_available"]
 
@@ -38,8 +40,9 @@ def _address(buf) -> int:
     return int(addr if addr is not None else buf.physical_address)
 
 
-class Accelerator:
-    """``run(uint8 NHWC images) -> integer logits``; ``classify``; ``benchmark``."""
+class Accelerator(FinnDriverNames):
+    """``run(uint8 NHWC images) -> integer logits``; ``classify``; ``benchmark``; and
+    finn-plus-driver's ``execute``/``throughput_test``/shape accessors."""
 
     def __init__(self, deploy_dir: Union[str, Path], *, max_batch: int = 256, timeout_s: float = 10.0,
                  _board=None) -> None:
@@ -66,6 +69,7 @@ class Accelerator:
                                      "is the bitstream from this deploy package?")
         self._idma, self._odma = getattr(self._board, ins.dma), getattr(self._board, outs.dma)
         self._ibuf = self._obuf = None
+        self.why = "real board (pynq overlay)" if self.target == "board" else "EMULATED board (asked for)"
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -77,10 +81,22 @@ class Accelerator:
 
     @classmethod
     def open(cls, deploy_dir: Union[str, Path], emulated: Optional[bool] = None, **kw) -> "Accelerator":
-        """The real board when pynq finds one (and the package has a bitstream), else emulated."""
+        """The real board when pynq finds one and the package has a bitstream, else emulated;
+        ``acc.why`` says which and why (and a board without a bitstream also warns)."""
+        why = None
         if emulated is None:
-            emulated = not (board_available() and read_meta(deploy_dir).bitfile)
-        return cls.emulated(deploy_dir, **kw) if emulated else cls(deploy_dir, **kw)
+            on_board, has_bit = board_available(), bool(read_meta(deploy_dir).bitfile)
+            emulated = not (on_board and has_bit)
+            if on_board and not has_bit:  # never fall back silently on a real board
+                why = ("this deploy package has NO BITSTREAM (built without Vivado): running on the EMULATED "
+                       "board, not the FPGA")
+                warnings.warn(why, RuntimeWarning, stacklevel=2)
+            elif not on_board:
+                why = "no PYNQ board found (pynq missing or no device): EMULATED board"
+        acc = cls.emulated(deploy_dir, **kw) if emulated else cls(deploy_dir, **kw)
+        if why:
+            acc.why = why
+        return acc
 
     def _load_overlay(self):
         bit = self.meta.bitfile

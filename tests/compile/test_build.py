@@ -110,6 +110,27 @@ def test_resume_with_another_board_rebuilds_from_the_board_steps(tiny_build: Pat
     assert state["board"] == "zcu104" and state["steps"]["folding"]["inputs"]["board"].startswith("zcu104")
 
 
+def test_resume_with_another_model_starts_over_cleanly(tiny_build: Path, tmp_path: Path):
+    """A changed source rebuilds from 'export', and nothing the earlier build decided (its output
+    scale, checks, folding) leaks into the checks of the new one."""
+    import torch
+
+    from hwsqueeze.export import export_qonnx
+    from hwsqueeze.models import create
+
+    torch.manual_seed(1)  # not the seed --model builds use
+    onnx = tmp_path / "other.onnx"
+    export_qonnx(create("squeezenet-tiny-cifar10", "w4a4").eval(), onnx)
+    work = tmp_path / "b"
+    shutil.copytree(tiny_build, work)
+    res = run_cli("build", "--onnx", str(onnx), "--target-fps", "2000", "--out", str(work), "--from-step",
+                  "estimates", "--stop-step", "estimates")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "source changed" in res.stdout and "rebuilding from step 'export'" in res.stdout
+    state = json.loads((work / "build_state.json").read_text())
+    assert state["source"]["onnx"] == str(onnx) and state["checks"]["convert_to_hw"]["exact"] == 8
+
+
 def test_resume_with_other_folding_options_refolds(tiny_build: Path, tmp_path: Path):
     work = tmp_path / "b"
     shutil.copytree(tiny_build, work)

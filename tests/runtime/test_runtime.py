@@ -63,20 +63,10 @@ def acc(built_deploy):
     a.close()
 
 
-def _finn_driver_register_writes(monkeypatch, board, ibuf, obuf, batch: int):
+def _finn_driver_register_writes(FINNDMAOverlay, board, ibuf, obuf, batch: int):
     """The register writes of finn-plus-driver 1.6.1's own ``FINNDMAOverlay.execute_on_buffers``
-    (platform zynq-iodma) against the emulated board's IODMAs (pynq itself stubbed: not needed)."""
-    import sys
+    (platform zynq-iodma) against the emulated board's IODMAs."""
     import types
-
-    pynq = types.ModuleType("pynq")
-    pynq.Overlay, pynq.Bitstream, pynq.allocate = object, object, None
-    ps = types.ModuleType("pynq.ps")
-    ps.Clocks = object
-    monkeypatch.setitem(sys.modules, "pynq", pynq)
-    monkeypatch.setitem(sys.modules, "pynq.ps", ps)
-    monkeypatch.delitem(sys.modules, "finn_plus_driver.overlays.dma", raising=False)
-    from finn_plus_driver.overlays.dma import FINNDMAOverlay
 
     fake = types.SimpleNamespace(platform="zynq-iodma", batch_size=batch, num_inputs=1, num_outputs=1,
                                  external_weights=[], idma=[board.idma0], odma=[board.odma0],
@@ -87,7 +77,7 @@ def _finn_driver_register_writes(monkeypatch, board, ibuf, obuf, batch: int):
     return list(board.log)
 
 
-def test_register_protocol_is_finns(built_deploy, monkeypatch):
+def test_register_protocol_is_finns(built_deploy, finn_driver):
     """Our Accelerator writes the same registers, values and order as FINN's own PYNQ driver."""
     from hwsqueeze.runtime import Accelerator
     from hwsqueeze.runtime.emulator import EmulatedBoard
@@ -103,7 +93,7 @@ def test_register_protocol_is_finns(built_deploy, monkeypatch):
     ibuf, obuf = board.allocate((2,) + tuple(ours.meta.input.packed)), board.allocate((2,) + tuple(ours.meta.output.packed))
     label = {ibuf.device_address & 0xFFFFFFFF: "in-lo", obuf.device_address & 0xFFFFFFFF: "out-lo"}
     theirs = [(d, off, label.get(v, v) if off == 0x10 else v)
-              for d, _, off, v in _finn_driver_register_writes(monkeypatch, board, ibuf, obuf, 2)]
+              for d, _, off, v in _finn_driver_register_writes(finn_driver, board, ibuf, obuf, 2)]
     assert mine == theirs
     assert board.odma0.read(0x00) & 0x2  # and the emulated board finished the run FINN's driver started
 
