@@ -35,28 +35,49 @@ from hwsqueeze.deploy import read_meta
 
 META = read_meta(DEPLOY)  # the validated deploy.json
 acc = Accelerator.open(DEPLOY)  # the real board when pynq finds one, else the emulated board
-print(f"running on: {acc.target.upper()} ({'PYNQ overlay ' + str(META.bitfile) if acc.target == 'board' else 'register-level emulation, computing from the generated layer files'})")
+print(f"running on: {acc.target.upper()} ({acc.why})")
+if acc.target == "emulated":
+    print("  (register-level emulation computing from the generated layer files: timings are the host CPU's, not the FPGA's)")
 print(f"model {META.model} ({META.quant}) for {META.board}, input {list(META.input.shape_normal)} {META.input.dtype}, "
       f"output {list(META.output.shape_normal)} {META.output.dtype} x {META.output.scale:.4g}")'''
 
 CLASSIFY = [
-    new_markdown_cell("# 01 — Classify images on the accelerator\n\nLoads the deploy package, classifies the "
-                      "shipped sample images and shows each with its top-5 classes. The last cell classifies an "
-                      "image file of your own."),
+    new_markdown_cell("# 01 — Classify images on the accelerator\n\nLoads the deploy package and classifies its "
+                      "sample images: real test images with their true labels when the build had the dataset "
+                      "(each prediction marked right or wrong), otherwise generated images, clearly marked as "
+                      "synthetic. The last cell classifies an image file of your own."),
     new_code_cell(SETUP),
     new_code_cell('''import matplotlib.pyplot as plt
 CLASSES = [META.class_name(i) for i in range(META.num_outputs)]
-images = np.load(DEPLOY / "samples" / "images.npy")[:6]
+images = np.load(DEPLOY / "samples" / "images.npy")[:10]
+info = json.loads((DEPLOY / "samples" / "labels.json").read_text())
 top, scores = acc.classify(images, k=5)
-fig, axes = plt.subplots(2, len(images), figsize=(2.6 * len(images), 5))
+if info.get("synthetic"):
+    print("NOTE: these sample images are SYNTHETIC (generated shapes, not photographs): the build had no dataset, "
+          "so the predictions below mean nothing. Rebuild with `hwsqueeze build --samples DATA` for real test images.")
+    truth = [None] * len(images)
+else:
+    names = info.get("classes") or CLASSES
+    truth = [names[j] for j in info["labels"][:len(images)]]
+    print(f"{len(images)} real test images with their true labels ({info['source']})")
+fig, axes = plt.subplots(2, len(images), figsize=(1.9 * len(images), 5))
 for i, img in enumerate(images):
+    pred = CLASSES[top[i][0]]
     axes[0, i].imshow(img); axes[0, i].axis("off")
-    axes[0, i].set_title(CLASSES[top[i][0]], fontsize=9)
+    if truth[i] is None:
+        title, colour = f"{pred}\\n(synthetic image)", "gray"
+    else:
+        title, colour = (f"{pred} ✓", "green") if pred == truth[i] else (f"{pred} ✗\\ntrue: {truth[i]}", "red")
+    axes[0, i].set_title(title, fontsize=9, color=colour)
     axes[1, i].barh([CLASSES[j] for j in top[i]][::-1], np.asarray(scores[i])[::-1], color="tab:blue")
     axes[1, i].tick_params(labelsize=7)
 fig.tight_layout(); plt.show()
 for i in range(len(images)):
-    print(i, ", ".join(f"{CLASSES[j]} {s:.2f}" for j, s in zip(top[i], scores[i])))'''),
+    mark = "" if truth[i] is None else (" (right)" if CLASSES[top[i][0]] == truth[i] else f" (WRONG, true: {truth[i]})")
+    print(i, ", ".join(f"{CLASSES[j]} {s:.2f}" for j, s in zip(top[i], scores[i])) + mark)
+if truth[0] is not None:
+    right = sum(CLASSES[top[i][0]] == truth[i] for i in range(len(images)))
+    print(f"top-1 on these {len(images)} images: {right}/{len(images)} right")'''),
     new_markdown_cell("## Your own image\n\nSet `MY_IMAGE` to a .jpg/.png path. It is resized to the model's input "
                       "size (center crop, then resize). Left as `None`, a sample is written to a PNG and used, so the "
                       "cell always shows the full path from file to classes."),
@@ -80,27 +101,36 @@ print("top-5:", ", ".join(CLASSES[j] for j in top[0]))'''),
 
 VERIFY = [
     new_markdown_cell("# 02 — Hardware vs the bit-exact reference\n\nRuns images through the accelerator and the "
-                      "numpy reference engine and compares the integer outputs bit for bit. Uses the shipped "
-                      "samples, or a labelled dataset when `HWSQUEEZE_DATA` points at one (e.g. the CIFAR-10 "
-                      "test set as an image folder, .tar.gz or the python batches; needs the full hwsqueeze "
-                      "package on the host)."),
+                      "numpy reference engine and compares the integer outputs exactly. Uses the package's sample "
+                      "images, or a labelled dataset when `HWSQUEEZE_DATA` points at one (e.g. the CIFAR-10 test "
+                      "set as an image folder, .tar.gz or the python batches; needs the full hwsqueeze package on "
+                      "the host). Images are drawn across all classes; every accuracy is printed with its n and "
+                      "class coverage."),
     new_code_cell(SETUP),
     new_code_cell('''ref = Reference.from_deploy(DEPLOY)
+CLASSES = [META.class_name(i) for i in range(META.num_outputs)]
 DATA = os.environ.get("HWSQUEEZE_DATA")
 N = int(os.environ.get("HWSQUEEZE_N", "500"))
-labels = None
 if DATA:
     from hwsqueeze.data import load_dataset  # host only: decodes image folders / archives
     ds = load_dataset(DATA, "test")
-    images, labels = ds.images[:N], ds.labels[:N]
-    source = f"{DATA} (first {len(images)} test images)"
+    # N images drawn round-robin over the classes (test sets are often stored class by class)
+    rng = np.random.default_rng(0)
+    per = [rng.permutation(np.flatnonzero(ds.labels == c)) for c in np.unique(ds.labels)]
+    idx = np.sort(np.array([p[r] for r in range(max(map(len, per))) for p in per if r < len(p)][:N]))
+    images, labels, names, source = ds.images[idx], ds.labels[idx], list(ds.classes), DATA
 else:
     images = np.load(DEPLOY / "samples" / "images.npy")
-    source = f"{len(images)} shipped sample images"
+    info = json.loads((DEPLOY / "samples" / "labels.json").read_text())
+    labels = None if info.get("synthetic") else np.asarray(info["labels"])
+    names = info.get("classes") or CLASSES
+    source = "the package's samples" + (" (SYNTHETIC: no meaningful labels)" if labels is None else "")
 hw = np.concatenate([np.asarray(acc.run(images[i:i + 100])).reshape(len(images[i:i + 100]), -1) for i in range(0, len(images), 100)])
 sw = np.asarray(ref.run(images)).reshape(len(images), -1)
 bad = np.flatnonzero((hw != sw).any(axis=1))
-print(f"{source}: {len(images) - len(bad)}/{len(images)} bit-exact matches, {len(bad)} mismatches")'''),
+covered = f", {len(np.unique(labels))} of {len(names)} classes" if labels is not None else ""
+print(f"{source}: n = {len(images)}{covered}")
+print(f"{len(images) - len(bad)}/{len(images)} images bit-exact, {len(bad)} mismatches ({acc.target})")'''),
     new_code_cell('''if len(bad):
     print(f"{'image':>6} {'max |diff|':>10}  hw top-1  sw top-1")
     for i in bad[:20]:
@@ -108,9 +138,25 @@ print(f"{source}: {len(images) - len(bad)}/{len(images)} bit-exact matches, {len
 else:
     print("no mismatches")
 if labels is not None:
-    print(f"accuracy: hardware {(hw.argmax(1) == labels).mean():.2%}, reference {(sw.argmax(1) == labels).mean():.2%}")
+    n_cls = len(np.unique(labels))
+    print(f"top-1 accuracy (n = {len(images)}, {n_cls} of {len(names)} classes): hardware {(hw.argmax(1) == labels).mean():.2%}, "
+          f"reference {(sw.argmax(1) == labels).mean():.2%}")
+    import matplotlib.pyplot as plt
+    cm = np.zeros((len(names), len(names)), int)
+    np.add.at(cm, (labels, hw.argmax(1)), 1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.imshow(cm, cmap="Blues"); ax.set_xticks(range(len(names))); ax.set_yticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=90, fontsize=7); ax.set_yticklabels(names, fontsize=7)
+    ax.set_xlabel("hardware prediction"); ax.set_ylabel("true class")
+    ax.set_title(f"confusion matrix, n = {len(images)} ({acc.target})")
+    for r in range(len(names)):
+        for c in range(len(names)):
+            if cm[r, c]:
+                ax.text(c, r, cm[r, c], ha="center", va="center", fontsize=6)
+    fig.tight_layout(); plt.show()
 else:
-    print(f"top-1 agreement hardware vs reference: {(hw.argmax(1) == sw.argmax(1)).mean():.2%} (samples carry no labels)")'''),
+    print(f"top-1 agreement hardware vs reference: {(hw.argmax(1) == sw.argmax(1)).mean():.2%} "
+          f"(n = {len(images)}; no accuracy: the samples have no meaningful labels)")'''),
 ]
 
 THROUGHPUT = [
@@ -128,7 +174,8 @@ for r in rows:
     print(f"{r['batch']:5d} {r['fps']:9.1f} {r['latency_ms']:10.2f}  {split}")
 fig, ax = plt.subplots(1, 3, figsize=(13, 3.5))
 ax[0].plot([r["batch"] for r in rows], [r["fps"] for r in rows], "o-"); ax[0].set_xscale("log", base=2)
-ax[0].set_xlabel("batch"); ax[0].set_ylabel("images/s"); ax[0].set_title(f"throughput ({acc.target})")
+ax[0].set_xlabel("batch"); ax[0].set_ylabel("images/s")
+ax[0].set_title("throughput (EMULATED: host CPU, not the FPGA)" if acc.target == "emulated" else "throughput (FPGA)")
 ax[1].plot([r["batch"] for r in rows], [r["latency_ms"] for r in rows], "o-", color="tab:orange"); ax[1].set_xscale("log", base=2)
 ax[1].set_xlabel("batch"); ax[1].set_ylabel("ms per batch"); ax[1].set_title("latency")
 keys = list(rows[-1]["split_ms"])
@@ -145,7 +192,12 @@ t = time.perf_counter(); ref.run(x); dt = time.perf_counter() - t
 cpu_fps = len(x) / dt
 print(f"reference on this CPU: {1e3 * dt / len(x):.2f} ms/image ({cpu_fps:.1f} images/s)")
 best = max(rows, key=lambda r: r["fps"])
-print(f"accelerator ({acc.target}) best: {best['fps']:.1f} images/s at batch {best['batch']} = {best['fps'] / cpu_fps:.1f}x the CPU reference")
+if acc.target == "emulated":
+    print(f"EMULATED board: {best['fps']:.1f} images/s is the host CPU running the emulation, not the FPGA; "
+          "no speedup is claimed. Run this notebook on the board for accelerator figures.")
+else:
+    print(f"accelerator (FPGA) best: {best['fps']:.1f} images/s at batch {best['batch']} = "
+          f"{best['fps'] / cpu_fps:.1f}x the reference on this board's CPU")
 est = META.estimates
 if est.get("fps"):
     print(f"build estimate: {est['fps']:.0f} images/s at {META.clock_mhz:g} MHz (dataflow steady state, no DMA/host overhead)")'''),

@@ -38,7 +38,7 @@ def test_verify_catches_an_injected_fault_and_leaves_the_package_alone(built_dep
 def test_verify_draws_across_classes(built_deploy):
     """The first 10 of generated:200's test images cover only 6 classes; a balanced draw of 10
     covers all 10 (checked against the dataset's own labels)."""
-    from hwsqueeze.cli.verify import balanced_indices
+    from hwsqueeze.data.sampling import balanced_indices
     from hwsqueeze.data import load_dataset
 
     labels = load_dataset("generated:200", "test").labels
@@ -54,7 +54,7 @@ def test_verify_draws_across_classes(built_deploy):
 
 
 def test_balanced_indices_by_hand():
-    from hwsqueeze.cli.verify import balanced_indices
+    from hwsqueeze.data.sampling import balanced_indices
 
     labels = np.array([0, 0, 0, 0, 1, 1, 2])  # class 2 has one image
     idx = balanced_indices(labels, 5)

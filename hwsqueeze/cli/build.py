@@ -37,6 +37,9 @@ def _fps(value: str):
 @click.option("--folding-config", type=click.Path(dir_okay=False), default=None,
               help="A FINN folding config (JSON, e.g. an edited build/<board>/folding_config.json) instead of the "
                    "folding search.")
+@click.option("--samples", "samples", default=None,
+              help="Dataset whose test images (16, across the classes, with true labels) ship as the package's "
+                   "samples. Default: the checkpoint's training data if present, else synthetic images.")
 @click.option("--margin", type=click.FloatRange(0.1, 1.0), default=0.85, show_default=True,
               help="Fraction of the board's LUT and BRAM18 a design may use.")
 @click.option("--no-dsp", is_flag=True, help="Keep all MVAU multipliers in LUTs.")
@@ -50,7 +53,8 @@ def _fps(value: str):
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary (build.json) as one JSON object.")
 def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str], onnx_path: Optional[str],
-          target_fps: str, folding_config: Optional[str], margin: float, no_dsp: bool, out_dir: Optional[str],
+          target_fps: str, folding_config: Optional[str], samples: Optional[str], margin: float, no_dsp: bool,
+          out_dir: Optional[str],
           from_step: Optional[str], stop_step: Optional[str], estimate_only: bool, require_bitstream: bool,
           list_steps: bool, quiet: bool, as_json: bool) -> None:
     """Compile a trained model with FINN+ into a dataflow accelerator for a board.
@@ -74,6 +78,8 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
         raise HwsqueezeError(f"checkpoint not found: {checkpoint}")
     if onnx_path and not Path(onnx_path).is_file():
         raise HwsqueezeError(f"ONNX file not found: {onnx_path}")
+    if samples and not samples.startswith("generated:") and not Path(samples).exists():
+        raise HwsqueezeError(f"--samples: dataset not found: {samples}")
     if folding_config and not Path(folding_config).is_file():
         raise HwsqueezeError(f"folding config not found: {folding_config}")
     if folding_config and target_fps != "auto":
@@ -91,7 +97,7 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
                       model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps,
                       folding_config=Path(folding_config).resolve() if folding_config else None, margin=margin,
                       use_dsps=not no_dsp, estimate_only=estimate_only, require_bitstream=require_bitstream,
-                      from_step=from_step, stop_step=stop_step, log=log)
+                      from_step=from_step, stop_step=stop_step, samples=samples, log=log)
     res = run_build(cfg)
     if as_json:
         click.echo(json.dumps(res.summary, default=str))

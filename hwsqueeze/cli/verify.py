@@ -16,23 +16,12 @@ from ..errors import VERIFY_FAILED, HwsqueezeError
 _CHUNK = 256
 
 
-def balanced_indices(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    """``n`` indices drawn round-robin over the classes (each class's order shuffled with
-    ``seed``), so any n covers as many classes as possible; sorted for sequential reads."""
-    rng = np.random.default_rng(seed)
-    per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]
-    picked = []
-    for rank in range(max((len(p) for p in per_class), default=0)):
-        picked.extend(int(p[rank]) for p in per_class if rank < len(p))
-        if len(picked) >= n:
-            break
-    return np.sort(np.asarray(picked[:n], dtype=np.int64))
-
-
 def _images(deploy: Path, data: Optional[str], n: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """(uint8 NHWC images, labels or None) from --data (test split, class-balanced) or the samples."""
     if data:
         from ..data import load_dataset
+
+        from ..data.sampling import balanced_indices
 
         ds = load_dataset(data, "test")
         idx = balanced_indices(ds.labels, n)

@@ -67,23 +67,40 @@ def _copy_board_code(dst: Path) -> None:
             shutil.copy(src, pkg / name)
 
 
-def _samples(model, dst: Path, size: int, n: int = 16) -> None:
-    """Generated sample images with their generator's labels, and FINN+'s own execution of the HW
+def _samples(model, dst: Path, size: int, classes: Optional[List[str]], data: Optional[str], n: int = 16) -> None:
+    """Sample images with their labels — ``n`` test images of ``data`` drawn across its classes,
+    or (without data) generated shapes marked as synthetic — and FINN+'s own execution of the HW
     graph on them (``expected_outputs.npy``): an independent fact the board tests compare with."""
-    from ..data import generate_dataset
+    from ..data import generate_dataset, load_dataset
+    from ..data.sampling import balanced_indices
+    from ..errors import HwsqueezeError
     from .verify import execute
 
-    ds = generate_dataset(n, size, seed=7)
+    if data:
+        ds = load_dataset(data, "test", size=size)
+        if classes and list(ds.classes) != list(classes):
+            raise HwsqueezeError(f"--samples {data}: its classes {list(ds.classes)[:4]}... are not the model's "
+                                 f"{list(classes)[:4]}...")
+        idx = balanced_indices(ds.labels, n)
+        rank = np.array([int((ds.labels[idx[:i]] == ds.labels[j]).sum()) for i, j in enumerate(idx)])
+        idx = idx[np.lexsort((ds.labels[idx], rank))]  # one of each class first, in class order
+        images, labels = ds.images[idx], ds.labels[idx]
+        info = {"synthetic": False, "classes": list(ds.classes),
+                "source": f"{data}: {len(idx)} test images drawn across the classes"}
+    else:
+        ds = generate_dataset(n, size, seed=7)
+        images, labels = ds.images, ds.labels
+        info = {"synthetic": True, "classes": None,
+                "source": "hwsqueeze.data.generate_dataset(seed=7): generated shapes, not photographs; "
+                          "their labels are the generator's, not the model's classes"}
     (dst / "samples").mkdir()
-    np.save(dst / SAMPLE_IMAGES, ds.images)
-    expected = execute(model, ds.images)
-    np.save(dst / SAMPLE_EXPECTED, np.rint(expected).astype(np.int64))
-    (dst / SAMPLE_LABELS).write_text(json.dumps({
-        "labels": [int(x) for x in ds.labels], "synthetic": True,
-        "source": "hwsqueeze.data.generate_dataset(seed=7): generated shapes, not photographs"}))
+    np.save(dst / SAMPLE_IMAGES, images)
+    np.save(dst / SAMPLE_EXPECTED, np.rint(execute(model, images)).astype(np.int64))
+    (dst / SAMPLE_LABELS).write_text(json.dumps({"labels": [int(x) for x in labels], **info}))
 
 
-def write_deploy(model, build_dir: Path, board, state, classes: Optional[List[str]] = None) -> Path:
+def write_deploy(model, build_dir: Path, board, state, classes: Optional[List[str]] = None,
+                 samples: Optional[str] = None) -> Path:
     """Write ``build_dir/deploy`` from the final HW graph ``model`` (after hw_codegen)."""
     from .to_reference import reference_graph
 
@@ -108,27 +125,50 @@ def write_deploy(model, build_dir: Path, board, state, classes: Optional[List[st
         ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.md")
         shutil.copytree(resource_dir("notebooks"), tmp / "notebooks", ignore=ignore)
         shutil.copytree(resource_dir("board_tests"), tmp / "tests", ignore=ignore)
-        _samples(model, tmp, int(meta.input.normal[0]))
+        _samples(model, tmp, int(meta.input.normal[0]), classes, samples)
         write_meta(tmp, meta)
         (tmp / "README.md").write_text(_readme(meta))
+        script = tmp / "install-on-pynq.sh"
+        script.write_text(_INSTALL.replace("@BOARD@", meta.board))
+        script.chmod(0o755)
     return build_dir / "deploy"
+
+
+_INSTALL = """#!/bin/sh
+# Put this deploy package where PYNQ's Jupyter finds notebooks. On the board, as root:
+#   sudo sh install-on-pynq.sh [DEST]     (default DEST: /home/xilinx/jupyter_notebooks/hwsqueeze-@BOARD@)
+# Then open Jupyter (http://<board>:9090, user xilinx) and go to hwsqueeze-@BOARD@/notebooks.
+# Needs only what PYNQ images have (numpy, pynq, matplotlib, Pillow): on PYNQ 3.x they live in the
+# PYNQ virtual environment, which Jupyter uses; in a shell: source /etc/profile.d/pynq_venv.sh
+set -e
+HERE=$(cd "$(dirname "$0")" && pwd)
+DEST=${1:-/home/xilinx/jupyter_notebooks/hwsqueeze-@BOARD@}
+mkdir -p "$DEST"
+cp -r "$HERE"/. "$DEST"/
+chown -R xilinx:xilinx "$DEST" 2>/dev/null || echo "(not root or no user xilinx: files keep their owner)"
+echo "installed in $DEST: in Jupyter open $(basename "$DEST")/notebooks/01_classify.ipynb"
+"""
 
 
 def _readme(meta: DeployMeta) -> str:
     lines: List[str] = [
         f"# hwsqueeze deploy package: {meta.model} ({meta.quant}) for {meta.board}", "",
         "Copy this folder to the board and use it from Jupyter or Python:", "",
-        "```", f"scp -r deploy xilinx@pynq:~/hwsqueeze-{meta.board}", "```", "",
+        "```", f"scp -r deploy xilinx@pynq:~/hwsqueeze-{meta.board}",
+        f"ssh xilinx@pynq 'sudo sh ~/hwsqueeze-{meta.board}/install-on-pynq.sh'   # notebooks into Jupyter's folder",
+        "```", "",
         "On the board (PYNQ 2.7 / 3.0 image: Python 3.8+, numpy, pynq; nothing to install):", "",
         "```python", "from hwsqueeze.runtime import Accelerator",
         "acc = Accelerator.open('.')   # real board if pynq finds one, else emulated",
         "logits = acc.run(images_uint8_nhwc)", "```", "",
         "- `notebooks/`: classify, verify (hardware vs bit-exact reference), throughput.",
+        "- `python3 -m hwsqueeze.runtime verify | classify IMG | benchmark | throughput_test`: the same from a shell.",
         "- `tests/`: `python -m pytest tests` compares hardware and reference outputs (`HWSQUEEZE_BOARD=1` to "
         "require the board).",
         "- `reference/`: the HW-layer graph and its integer weights for the numpy reference engine.",
         "- `hw/`: the HLS/RTL sources FINN+ generated; the emulated board computes from these.",
-        "- `samples/`: generated (synthetic) sample images, and FINN+'s outputs for them.", "",
+        "- `samples/`: sample images with their labels (`labels.json` says whether they are real test images "
+        "or synthetic), and FINN+'s outputs for them.", "",
         ("The bitstream is in `bitfile/`." if meta.bitfile else
          "**No bitstream in this package**: it was built without Vivado. The notebooks and tests run against the "
          "emulated board; build on a machine with Vivado/Vitis to get `bitfile/`."), ""]

@@ -39,6 +39,7 @@ class BuildConfig:
     require_bitstream: bool = False
     from_step: Optional[str] = None
     stop_step: Optional[str] = None  # stop after this step
+    samples: Optional[str] = None  # dataset for the package's sample images (default: the checkpoint's)
     verify_n: int = VERIFY_N
     log: Callable[[str], None] = print
 
@@ -89,6 +90,14 @@ class BuildState:
             known = {f.name for f in fields(cls)}
             state = cls(**{k: v for k, v in raw.items() if k in known})
             state.steps = {k: StepRecord(**v) for k, v in raw.get("steps", {}).items()}
+            for name, rec in state.steps.items():
+                if not (isinstance(rec.inputs, dict) and all(isinstance(v, str) for v in rec.inputs.values())
+                        and isinstance(rec.output, (str, type(None)))
+                        and isinstance(rec.output_sha256, (str, type(None)))):
+                    raise ValueError(f"step record '{name}' is malformed")
+            for name in ("source", "checks", "output", "folding", "estimate", "provenance"):
+                if not isinstance(getattr(state, name), dict):
+                    raise ValueError(f"field '{name}' must be an object")
         except FileNotFoundError:
             raise HwsqueezeError(f"no earlier build in {Path(path).parent} ({Path(path).name} missing)") from None
         except (ValueError, TypeError, AttributeError) as e:
@@ -133,6 +142,7 @@ def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:
         "versions": "hwsqueeze {} finn-plus {} #{}".format(versions.get("hwsqueeze"), versions.get("finn-plus"),
                                                            _digest(versions)),
         "board": f"{b.name} ({b.part}, {b.clock_mhz:g} MHz) #{_digest(asdict(b))}",
+        "samples": f"samples from {cfg.samples}" if cfg.samples else "samples: the checkpoint's dataset if present",
         "folding": (f"folding config {Path(cfg.folding_config).name} #{sha256_file(Path(cfg.folding_config))[:16]}"
                     if cfg.folding_config else f"target_fps={cfg.target_fps} margin={cfg.margin:g} dsps={cfg.use_dsps}"),
     }

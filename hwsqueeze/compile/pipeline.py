@@ -59,7 +59,7 @@ STEPS: List[Step] = [
     Step("estimates", step_estimates, _FOLD, writes=("estimates.json", "estimates.md", "estimates.png", "report/"),
          sets=("estimate",)),
     Step("hw_codegen", step_hw_codegen, _FOLD, writes=("hw/",)),
-    Step("deploy", step_deploy, _FOLD, writes=("deploy/",)),
+    Step("deploy", step_deploy, _FOLD + ("samples",), writes=("deploy/",)),
     Step("hw_ipgen", step_hw_ipgen, _FOLD, needs_tools=True),
     Step("fifo_depths", step_fifo_depths, _FOLD, needs_tools=True),
     Step("bitfile", step_bitfile, _FOLD, writes=("deploy/bitfile/",), needs_tools=True),

@@ -95,7 +95,11 @@ def check_images(images, shape: Tuple[int, ...], dtype: str) -> np.ndarray:
 
     A single image of ``shape`` is accepted as a batch of one.
     """
-    x = np.asarray(images)
+    try:
+        x = np.asarray(images)
+    except (ValueError, TypeError) as e:  # ragged nested lists and the like
+        raise HwsqueezeError(f"images must be a rectangular array of shape (N, {', '.join(map(str, shape))}) "
+                             f"({str(e).splitlines()[0][:80]})") from None
     want = tuple(int(s) for s in shape)
     if x.ndim == len(want):
         x = x[None]
@@ -103,7 +107,7 @@ def check_images(images, shape: Tuple[int, ...], dtype: str) -> np.ndarray:
         raise HwsqueezeError(f"images must have shape (N, {', '.join(map(str, want))}), got {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise HwsqueezeError("empty batch: no images given")
-    if not np.issubdtype(x.dtype, np.integer):
+    if x.dtype == bool or not np.issubdtype(x.dtype, np.integer):
         raise HwsqueezeError(f"images must be integer pixels ({dtype}), got dtype {x.dtype}")
     lo, hi = dtype_range(dtype)
     if x.min() < lo or x.max() > hi:

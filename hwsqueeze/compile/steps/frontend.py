@@ -53,7 +53,7 @@ def _load_source_model(ctx) -> Tuple[object, dict]:
     last = hist[-1] if isinstance(hist, list) and hist else (hist if isinstance(hist, dict) else {})
     return model.eval(), {"model": c.get("model"), "quant": c.get("quant"), "trained": True,
                           "checkpoint": str(path), "test_top1": last.get("test_top1"),
-                          "classes": class_names(ck)}
+                          "classes": class_names(ck), "data": c.get("data")}
 
 
 def _import_onnx(src: Path, out: Path) -> int:
