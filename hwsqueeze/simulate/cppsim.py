@@ -132,6 +132,10 @@ def run_layer(model, name: str, context: Dict[str, np.ndarray]) -> Dict[str, np.
     inst = getCustomOp(node)
     inst.set_nodeattr("exec_mode", "cppsim")
     ctx = dict(context)
+    for i in node.input:  # parameters from the simulators' graph (FINN streams them at run time)
+        init = model.get_initializer(i)
+        if init is not None:
+            ctx[i] = init
     for o in node.output:
         ctx.pop(o, None)
     inst.execute_node(ctx, model.graph)

@@ -85,6 +85,7 @@ class Report:
     compile_s: float = 0.0
     layers_s: float = 0.0
     compiled_cached: int = 0
+    fault: str = ""
 
     @property
     def ok(self) -> bool:

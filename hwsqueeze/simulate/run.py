@@ -79,7 +79,7 @@ def simulate(build_dir: Path, opts: Options) -> Report:
     from ..compile.finn_env import activate
     from ..compile.verify import generic_copy
     from ..errors import HwsqueezeError
-    from .faults import flip_cppsim_weight, flip_memblock
+    from .faults import flip_cppsim_weight, flip_initializer, flip_memblock
 
     build_dir = Path(build_dir).resolve()
     path = build_dir / HW_GRAPH
@@ -100,12 +100,19 @@ def simulate(build_dir: Path, opts: Options) -> Report:
     report = Report(board=build_dir.name, env=sim)
     t0 = time.perf_counter()
 
+    fault_cpp = {}
+    if opts.fault in hls_names:
+        node = next(n for n in nodes if n.name == opts.fault)
+        if len(node.input) > 1 and model.get_initializer(node.input[1]) is not None:
+            report.fault = flip_initializer(model, opts.fault)
+        else:
+            fault_cpp = {opts.fault: flip_cppsim_weight}
     # 1. build every simulator (cached by content hash)
     sim_hls = "hls" in want or opts.network
     names_c = hls_names if sim_hls else []
     bar = _bar(len(names_c), "cppsim compile", opts.progress)
     compiled = cppsim.compile_layers(model, names_c, sim, jobs=opts.jobs, progress=lambda r: bar.update(1),
-                                     mutate={opts.fault: flip_cppsim_weight} if opts.fault in names_c else {})
+                                     mutate=fault_cpp)
     bar.close()
     built: Dict[str, verilator.RtlLayer] = {}
     if "rtl" in want or opts.network:
@@ -163,6 +170,8 @@ def simulate(build_dir: Path, opts: Options) -> Report:
     bar.close()
     report.layers_s = time.perf_counter() - t1
     report.layers = [results[n.name] for n in nodes if n.name in results]
+    if report.fault and opts.fault in results:
+        results[opts.fault].note = "FAULT INJECTED: " + report.fault
 
     # 3. the whole network through the simulators only
     if opts.network:

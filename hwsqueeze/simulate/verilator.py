@@ -48,9 +48,10 @@ def _sources(inst) -> List[Path]:
         from finn.util.settings import get_settings
 
         code_gen = Path(inst.get_nodeattr("code_gen_dir_ipgen"))
-        ms = Path(get_settings().finn_rtllib) / "memstream" / "hdl"
-        files += [code_gen / f"{inst.onnx_node.name}_memstream_wrapper.v", ms / "memstream_axi.sv", ms / "memstream.sv",
-                  code_gen / "memblock.dat"]
+        lib = Path(get_settings().finn_rtllib)
+        ms = lib / "memstream" / "hdl"
+        files += [code_gen / f"{inst.onnx_node.name}_memstream_wrapper.v", lib / "axi" / "hdl" / "axilite.sv",
+                  ms / "memstream_axi.sv", ms / "memstream.sv", code_gen / "memblock.dat"]
     return files
 
 
