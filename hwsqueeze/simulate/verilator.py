@@ -27,7 +27,11 @@ from .env import SimEnv, hls_dir, verilator_bin
 
 __all__ = ["RtlLayer", "build_layer", "run_layer", "PATCHES"]
 
-# (file name, regex, replacement, why). Applied to the build-tree copy only; counted in the report.
+# (file name, regex, replacement, why). Applied to the build-tree copy only; listed per layer in
+# the report. Empty: with Verilator 5.48 and --no-timing every RTL layer FINN+ 1.6.1 emitted for our
+# builds (SWG, FMPadding, RTL MVAU + memstream) compiled and matched unpatched; the notes' earlier
+# add_multi.sv / fifo.sv patches were for --timing builds (and fifo.sv only appears once FIFOs are
+# inserted, which needs Vivado's set_fifo_depths). Add an entry here rather than editing sources.
 PATCHES: List[Tuple[str, str, str, str]] = []
 _IDLE_CYCLES = 20000  # a layer that moves no word for this long has stalled
 
