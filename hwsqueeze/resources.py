@@ -12,11 +12,11 @@ from .errors import HwsqueezeError
 
 __all__ = ["resource_dir"]
 
-_IN_CHECKOUT = {"boards": "boards", "notebooks": "notebooks", "board_tests": "tests/hw"}
+_IN_CHECKOUT = {"boards": "boards", "notebooks": "notebooks", "board_tests": "tests/hw", "hls": "hls"}
 
 
 def resource_dir(name: str) -> Path:
-    """The folder of shipped data ``name`` (one of boards, notebooks, board_tests)."""
+    """The folder of shipped data ``name`` (one of boards, notebooks, board_tests, hls)."""
     if name not in _IN_CHECKOUT:
         raise ValueError(f"unknown resource {name!r}")
     pkg = Path(__file__).resolve().parent

@@ -1,0 +1,89 @@
+"""The generated HLS C++ (cppsim) and RTL (Verilator) of a small build, bit-exact against FINN+'s
+Python execution of the same HW graph; and meta-tests: a changed weight must be reported.
+
+Cost: the tiny model builds in ~30 s; compiling its 15 HLS layers with g++ takes ~4 min on two
+busy cores the first time (cached by content hash in HWSQUEEZE_SIM_CACHE, default a per-session
+folder), the 10 RTL layers ~1 min in Verilator; the fault tests then recompile one layer each.
+Set HWSQUEEZE_SIM_BUILD to reuse an existing tiny build.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("finn")
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory) -> Path:
+    env = os.environ.get("HWSQUEEZE_SIM_BUILD")
+    if env:
+        return Path(env)
+    from helpers import run_cli
+
+    out = tmp_path_factory.mktemp("sim-tiny")
+    res = run_cli("build", "--model", "squeezenet-tiny-cifar10", "--target-fps", "1000", "--out", str(out),
+                  "--quiet", timeout=900)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def sim_cache(tmp_path_factory) -> Path:
+    return Path(os.environ.get("HWSQUEEZE_SIM_CACHE") or tmp_path_factory.mktemp("sim-cache"))
+
+
+def _simulate(build: Path, cache: Path, **kw):
+    from hwsqueeze.simulate.run import Options, simulate
+
+    os.environ["HWSQUEEZE_SIM_CACHE"] = str(cache)
+    return simulate(build, Options(progress=False, **kw))
+
+
+@pytest.mark.slow
+def test_every_hw_layer_and_the_network_bit_exact(tiny_build, sim_cache):
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    report = _simulate(tiny_build, sim_cache, images=2, layers="all", network=True)
+    path = report.write(tiny_build / "simulation.json")
+    data = json.loads(path.read_text())
+    hw = [n for n in ModelWrapper(str(tiny_build / "intermediate" / "10_hw_codegen.onnx")).graph.node]
+    # one entry per HW layer, each simulated by the simulator of its backend
+    assert [r["name"] for r in data["layers"]] == [n.name for n in hw]
+    for r, n in zip(data["layers"], hw):
+        assert r["backend"] == ("rtl" if n.op_type.endswith("_rtl") else "hls")
+        assert r["simulator"] == ("verilator" if r["backend"] == "rtl" else "cppsim")
+        assert r["images"] == 2 and r["bit_exact"], r
+    assert {r["backend"] for r in data["layers"]} == {"hls", "rtl"}
+    net = data["network"]
+    assert net["simulator"] == "cppsim+verilator" and net["images"] == 2 and net["bit_exact"], net
+    assert data["ok"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layer", ["MVAU_hls_3", "MVAU_rtl_0"])
+def test_a_changed_weight_is_not_bit_exact(tiny_build, sim_cache, layer):
+    """Meta-test: one neuron's weights (HLS, in the simulators' graph) or one word of the weight
+    memory file (RTL, in the copied sources) changed -> that layer and the network must fail."""
+    report = _simulate(tiny_build, sim_cache, images=2, layers="hls" if layer.endswith("hls_3") else "rtl",
+                       network=True, fault=layer)
+    bad = {r.name for r in report.layers if not r.bit_exact}
+    assert bad == {layer}
+    assert not report.network.bit_exact
+    assert not report.ok
+
+
+def test_stream_order_matches_finns_depthwise_reordering():
+    """layout.py against the reordering FINN's own depthwise SWG test applies (hand-built)."""
+    from hwsqueeze.simulate.layout import python_to_stream_order
+
+    oh, ow, k2, ch, simd = 2, 3, 4, 6, 2
+    x = np.arange(oh * ow * k2 * ch, dtype=np.float32).reshape(1, oh, ow, k2 * ch)
+    want = x.reshape(1, oh, ow, k2, ch // simd, simd).transpose(0, 1, 2, 4, 3, 5).reshape(x.shape)
+    assert np.array_equal(python_to_stream_order(x, k2, ch, simd), want)
+    # first pixel: channel fold 0 of every kernel position, then fold 1 ...
+    assert x[0, 0, 0, [0, 1, 6, 7]].tolist() == python_to_stream_order(x, k2, ch, simd)[0, 0, 0, :4].tolist()
