@@ -24,12 +24,20 @@ help:
 # One environment for everything on the workstation. finn-plus is installed --no-deps because
 # its brevitas==0.13.0 pin cannot coexist with the CPU torch wheel; its real requirements are
 # in requirements/finn-plus-deps.txt. See README, "Dependency decision".
+# torch: the CPU build from PyTorch's own index when it answers (no 2 GB of CUDA libraries),
+# else whatever the configured indexes offer (PyPI; a local wheel folder on our machines).
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) requirements/finn-plus-deps.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c $(CONSTRAINTS) torch==2.13.0
+	if $(VENV)/bin/python -c "import urllib.request as u; u.urlopen('$(TORCH_INDEX)/', timeout=5)" 2>/dev/null; \
+	then $(PIP) install -q -c $(CONSTRAINTS) --index-url $(TORCH_INDEX) torch==2.13.0; \
+	else echo "($(TORCH_INDEX) not reachable: torch from the configured index)"; \
+	     $(PIP) install -q -c $(CONSTRAINTS) torch==2.13.0; fi
 	$(PIP) install -q -c $(CONSTRAINTS) -r requirements/finn-plus-deps.txt -e '.[dev]'
 	$(PIP) install -q -c $(CONSTRAINTS) --no-deps finn-plus==1.6.1
+	# mip without its 600 MB CBC solver bundle (cbcbox): FINN+ imports mip but our flow never solves
+	$(PIP) install -q -c $(CONSTRAINTS) --no-deps mip==1.17
 	# FINN+'s own PYNQ driver: the tests' independent reference for the IODMA register protocol
 	# (its numpy<2 pin is for the board; the code we call works with numpy 2)
 	$(PIP) install -q --no-deps finn-plus-driver==1.6.1
