@@ -24,6 +24,7 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
     "build": ("build", "build", "Compile a model with FINN+ for a board (see `boards`)."),
     "boards": ("build", "boards", "List the supported boards and their resources."),
     "verify": ("verify", "verify", "Run images through the accelerator and the bit-exact reference."),
+    "doctor": ("doctor", "doctor", "Which tools the full flow needs, which are here, which stages can run."),
     "simulate": ("simulate", "simulate", "Simulate the generated HLS C++ (g++) and RTL (Verilator), bit-exact."),
 }
 

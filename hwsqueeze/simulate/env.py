@@ -31,7 +31,8 @@ from typing import Dict, List, Optional
 
 from ..errors import MISSING_TOOL, HwsqueezeError
 
-__all__ = ["SimEnv", "prepare", "cache_root", "hls_dir", "ap_types_dir", "verilator_bin", "HLSLIB_TARBALL_ENV"]
+__all__ = ["SimEnv", "prepare", "cache_root", "hls_dir", "ap_types_dir", "verilator_bin", "user_hlslib",
+           "vendored_tarball", "HLSLIB_TARBALL_ENV"]
 
 CACHE_ENV = "HWSQUEEZE_SIM_CACHE"
 HLSLIB_TARBALL_ENV = "HWSQUEEZE_HLSLIB_TARBALL"
@@ -114,7 +115,7 @@ def _tree_hash(paths: List[Path]) -> str:
     return h.hexdigest()[:16]
 
 
-def _user_hlslib() -> Optional[Path]:
+def user_hlslib() -> Optional[Path]:
     """A finn-hlslib the user installed for FINN (``finn deps update`` or FINN_DEPS)."""
     cands = [os.environ.get("FINN_DEPS")]
     try:
@@ -129,7 +130,7 @@ def _user_hlslib() -> Optional[Path]:
     return None
 
 
-def _vendored_tarball() -> Optional[Path]:
+def vendored_tarball() -> Optional[Path]:
     env = os.environ.get(HLSLIB_TARBALL_ENV)
     if env:
         return Path(env)
@@ -233,7 +234,7 @@ def prepare(build_dir: Path) -> SimEnv:
             raise HwsqueezeError("C++ simulation needs the ap_int.h headers of the hls4ml wheel: "
                                  "pip install --no-deps hls4ml==1.3.0", MISSING_TOOL)
         xilinx_hls, standins = _standin_root(cache, ap_types), True
-    user = _user_hlslib()
+    user = user_hlslib()
     if user is not None:
         deps, origin, patches = user, f"FINN_DEPS ({user})", []
         err = _probe(xilinx_hls, user / "finn-hlslib", cache)
@@ -241,7 +242,7 @@ def prepare(build_dir: Path) -> SimEnv:
             raise HwsqueezeError(f"{user}/finn-hlslib does not provide the API FINN+ 1.6.1 generates ({err}); "
                                  "run `finn deps update` for its pinned commit, or unset FINN_DEPS", MISSING_TOOL)
     else:
-        tarball = _vendored_tarball()
+        tarball = vendored_tarball()
         if tarball is None or not tarball.is_file():
             raise HwsqueezeError(f"no finn-hlslib: set FINN_DEPS to a folder holding finn-hlslib/, or "
                                  f"{HLSLIB_TARBALL_ENV} to a finn-hlslib .tar.gz", MISSING_TOOL)
