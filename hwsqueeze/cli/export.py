@@ -7,10 +7,12 @@ from typing import Optional
 
 import click
 
+MAX_CHECK_N = 1000
+
 
 @click.command()
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Default: the shipped model.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="QONNX file to write.")
+@click.option("--checkpoint", default=None, help="Default: the shipped model.")
+@click.option("--out", required=True, help="QONNX file to write.")
 @click.option("--check-n", type=int, default=4, show_default=True, help="Generated images for the check.")
 @click.option("--json", "as_json", is_flag=True)
 def export(checkpoint: Optional[str], out: str, check_n: int, as_json: bool) -> None:
@@ -19,11 +21,20 @@ def export(checkpoint: Optional[str], out: str, check_n: int, as_json: bool) -> 
     The check runs qonnx execution and Brevitas on CHECK_N images: top-1 must be identical and
     max |diff| at float rounding level, else nothing is written and the command fails.
     """
+    from ..errors import HwsqueezeError
+    from ..train.validate import check_writable
+
+    if not 1 <= check_n <= MAX_CHECK_N:
+        raise HwsqueezeError(f"--check-n {check_n}: must be in 1..{MAX_CHECK_N} (each image is a full "
+                             "QONNX execution)")
+    check_writable(out, "--out")
+    if checkpoint is not None and Path(checkpoint).is_dir():
+        raise HwsqueezeError(f"--checkpoint {checkpoint}: is a directory, expected a file")
     from ..export import export_qonnx
     from ..train.checkpoint import DEFAULT_CHECKPOINT, model_from_checkpoint
 
     model, _ = model_from_checkpoint(Path(checkpoint) if checkpoint else None)
-    res = export_qonnx(model, Path(out), check_n=max(1, check_n))
+    res = export_qonnx(model, Path(out), check_n=check_n)
     info = {"out": out, "checkpoint": str(checkpoint or DEFAULT_CHECKPOINT), "check": res.to_dict()}
     if as_json:
         click.echo(json.dumps(info))

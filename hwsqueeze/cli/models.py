@@ -95,9 +95,11 @@ def size(model_name: Optional[str], checkpoint: Optional[str], wbits: Optional[i
     from ..models import create
 
     if sparsity is not None and not 0.0 <= sparsity < 1.0:
-        raise HwsqueezeError("--sparsity must be in [0, 1)")
+        raise HwsqueezeError(f"--sparsity {sparsity}: must be in [0, 1)")
     if wbits is not None and not 1 <= wbits <= 32:
-        raise HwsqueezeError("--wbits must be in 1..32")
+        raise HwsqueezeError(f"--wbits {wbits}: must be in 1..32")
+    if not 1 <= index_bits <= 32:
+        raise HwsqueezeError(f"--index-bits {index_bits}: must be in 1..32")
     if checkpoint or model_name is None:
         from ..train import model_from_checkpoint
 

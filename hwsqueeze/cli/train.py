@@ -12,14 +12,14 @@ from ..errors import HwsqueezeError
 
 @click.command()
 @click.option("--data", required=True, help="Image-folder dir, .tar.gz of one, CIFAR-10 batches dir, or generated:N.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (checkpoints, metrics).")
+@click.option("--out", required=True, help="Run directory (checkpoints, metrics).")
 @click.option("--model", "model_name", default="squeezenet1_1-cifar10", show_default=True)
 @click.option("--quant", default="w4a4", show_default=True, help="float, w8a8, w4a4, w3a3, w2a2.")
 @click.option("--wbits", type=int, default=None, help="Override inner weight bit width.")
 @click.option("--abits", type=int, default=None, help="Override activation bit width.")
 @click.option("--width", type=float, default=1.0, show_default=True, help="Channel width multiplier.")
 @click.option("--bypass/--no-bypass", default=False, help="The paper's simple bypass.")
-@click.option("--init", type=click.Path(dir_okay=False), default=None, help="Start from this checkpoint (float -> QAT).")
+@click.option("--init", default=None, help="Start from this checkpoint (float -> QAT).")
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--lr", type=float, default=0.2, show_default=True, help="Peak OneCycle learning rate.")
@@ -35,16 +35,19 @@ from ..errors import HwsqueezeError
 def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epochs, batch_size, lr, weight_decay,
           label_smoothing, sparsity, bf16, seed, max_train, max_test, resume, quiet) -> None:
     """Train a model: float pretraining (--quant float) or QAT (optionally --init FLOAT.pt)."""
+    from ..train.validate import check_options, check_writable
+
+    opts = dict(data=data, out=out, model=model_name, quant=quant, weight_bits=wbits, act_bits=abits,
+                width=width, bypass=bypass, init=init, epochs=epochs, batch_size=batch_size, lr=lr,
+                weight_decay=weight_decay, label_smoothing=label_smoothing, sparsity=sparsity, bf16=bf16,
+                seed=seed, max_train=max_train, max_test=max_test)
+    check_options(opts)  # before torch is imported: a bad value costs no wait
+    check_writable(out, "--out", is_dir=True)
+    if init is not None:
+        _existing_file(init, "--init")
     from ..train import TrainConfig, train as run
 
-    if epochs < 1 or batch_size < 1:
-        raise HwsqueezeError("--epochs and --batch-size must be >= 1")
-    if not 0.0 <= sparsity < 1.0:
-        raise HwsqueezeError("--sparsity must be in [0, 1)")
-    cfg = TrainConfig(data=data, out=out, model=model_name, quant=quant, weight_bits=wbits, act_bits=abits,
-                      width=width, bypass=bypass, init=init, epochs=epochs, batch_size=batch_size, lr=lr,
-                      weight_decay=weight_decay, label_smoothing=label_smoothing, sparsity=sparsity, bf16=bf16,
-                      seed=seed, max_train=max_train, max_test=max_test)
+    cfg = TrainConfig(**opts)
     try:
         summary = run(cfg, resume=resume, progress=not quiet, log=lambda m: click.echo(m, err=True))
     except ValueError as e:
@@ -54,11 +57,11 @@ def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epoch
 
 @click.command("eval")
 @click.option("--data", required=True, help="Dataset path (see `train --data`).")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Default: the shipped model.")
+@click.option("--checkpoint", default=None, help="Default: the shipped model.")
 @click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
 @click.option("--n", "limit", type=int, default=None, help="Only the first N images (class-balanced).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a confusion-matrix PNG.")
+@click.option("--plot", default=None, help="Write a confusion-matrix PNG.")
 def evaluate(data: str, checkpoint: Optional[str], split: str, limit: Optional[int], as_json: bool,
              plot: Optional[str]) -> None:
     """Top-1 / top-5 accuracy of a checkpoint.
@@ -66,6 +69,14 @@ def evaluate(data: str, checkpoint: Optional[str], split: str, limit: Optional[i
     Class names come from the checkpoint (what the model was trained on); a dataset whose class
     folders differ is evaluated by label index, with a warning.
     """
+    from ..train.validate import check_writable
+
+    if limit is not None and limit < 1:
+        raise HwsqueezeError(f"--n {limit}: must be >= 1 (omit it for all images)")
+    if checkpoint is not None:
+        _existing_file(checkpoint, "--checkpoint")
+    if plot:
+        check_writable(plot, "--plot")
     from ..data import load_dataset
     from ..train import DEFAULT_CHECKPOINT, class_names, model_from_checkpoint
     from ..train.loop import evaluate as run_eval
@@ -93,3 +104,12 @@ def evaluate(data: str, checkpoint: Optional[str], split: str, limit: Optional[i
         click.echo(json.dumps(out))
     else:
         click.echo(f"top-1 {out['top1']:.4f}  top-5 {out['top5']:.4f}  on {out['n']} {split} images ({out['checkpoint']})")
+
+
+def _existing_file(path: str, option: str) -> None:
+    """A checkpoint option names a file that exists (refused before torch is imported)."""
+    p = Path(path)
+    if p.is_dir():
+        raise HwsqueezeError(f"{option} {path}: is a directory, expected a checkpoint file")
+    if not p.is_file():
+        raise HwsqueezeError(f"checkpoint not found: {path} ({option})")

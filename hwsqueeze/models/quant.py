@@ -30,6 +30,25 @@ class QuantSpec:
     input_bits: int = 8
     overrides: Dict[str, Dict[str, int]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        def bits(name: str, v, lo: int, none_ok: bool = True) -> None:
+            if (v is None and none_ok) or (type(v) is int and lo <= v <= 32):
+                return
+            raise ValueError(f"{name} = {v!r}: bit widths must be integers in {lo}..32"
+                             + (" (signed narrow-range weights: 1 bit holds only 0)" if lo == 2 else ""))
+
+        for name in ("weight_bits", "first_weight_bits", "last_weight_bits"):
+            bits(name, getattr(self, name), 2)
+        bits("act_bits", self.act_bits, 1)
+        bits("input_bits", self.input_bits, 1, none_ok=False)
+        if not isinstance(self.overrides, dict):
+            raise ValueError(f"overrides = {self.overrides!r}: expected a dict of layer -> {{'w': bits, 'a': bits}}")
+        for layer, o in self.overrides.items():
+            if not isinstance(o, dict) or set(o) - {"w", "a"}:
+                raise ValueError(f"overrides[{layer!r}] = {o!r}: expected {{'w': bits, 'a': bits}}")
+            bits(f"overrides[{layer!r}]['w']", o.get("w"), 2)
+            bits(f"overrides[{layer!r}]['a']", o.get("a"), 1)
+
     @property
     def is_float(self) -> bool:
         return self.weight_bits is None

@@ -35,8 +35,29 @@ class Arch:
     # Fire modules (1-based as in the paper: fire2 is the first) that get the simple bypass.
     bypass_fires: Tuple[int, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        """Refuse a topology no layer can be built from, naming the field (e.g. a 0 kernel)."""
+        def need(ok: bool, field_: str, value) -> None:
+            if not ok:
+                raise ValueError(f"model config {field_} = {value!r} is invalid")
+
+        pos = lambda v: type(v) is int and v >= 1  # noqa: E731
+        for f in ("input_size", "num_classes", "stem_channels", "stem_kernel", "stem_stride", "pool_kernel",
+                  "pool_stride"):
+            need(pos(getattr(self, f)), f + " (must be an integer >= 1)", getattr(self, f))
+        need(type(self.stem_padding) is int and 0 <= self.stem_padding < self.stem_kernel,
+             "stem_padding (must be in 0..stem_kernel-1)", self.stem_padding)
+        need(isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0, "dropout (must be in [0, 1))",
+             self.dropout)
+        need(isinstance(self.body, (tuple, list)), "body (must be a list)", self.body)
+        for i, b in enumerate(self.body):
+            need(b == "pool" or (isinstance(b, (tuple, list)) and len(b) == 3 and all(pos(c) for c in b)),
+                 f"body[{i}] (must be 'pool' or 3 channel counts >= 1)", b)
+
     def scaled(self, width: float) -> "Arch":
         """Scale every channel count by ``width`` (rounded to a multiple of 8 for folding)."""
+        if not isinstance(width, (int, float)) or not 0.0 < width < float("inf"):
+            raise ValueError(f"width {width!r} must be a positive number")
         if width == 1.0:
             return self
         r = lambda c: max(8, int(round(c * width / 8.0)) * 8)  # noqa: E731

@@ -9,6 +9,7 @@ import torch
 from ..errors import HwsqueezeError
 from ..fsutil import atomic_write
 from ..models import QuantSpec, SqueezeNet, create
+from .validate import check_model_config, check_state_dict
 
 __all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "class_names", "DEFAULT_CHECKPOINT"]
 
@@ -27,12 +28,19 @@ def load_checkpoint(path: Optional[Path] = None) -> Dict[str, Any]:
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     if not path.is_file():
         raise HwsqueezeError(f"checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise HwsqueezeError(f"{path}: not a readable checkpoint (the file is empty)")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise HwsqueezeError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+    except MemoryError:
+        raise
+    except Exception as e:  # zip, pickle and torch errors; some have an empty message
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise HwsqueezeError(f"{path}: not a readable checkpoint ({type(e).__name__}: {first})") from None
     if not isinstance(ck, dict) or "model" not in ck or "config" not in ck:
         raise HwsqueezeError(f"{path}: not an hwsqueeze checkpoint (missing 'model' or 'config')")
+    check_model_config(ck["config"], str(path))
+    check_state_dict(ck["model"], str(path))
     return ck
 
 
@@ -50,9 +58,12 @@ def class_names(ck: Dict[str, Any]) -> Optional[List[str]]:
 
 def build_model(cfg: Dict[str, Any]) -> SqueezeNet:
     """The model a checkpoint's config describes (weights not loaded)."""
-    spec = QuantSpec.from_dict(cfg["quant_spec"]) if cfg.get("quant_spec") else cfg.get("quant", "w4a4")
-    return create(cfg["model"], spec, width=cfg.get("width", 1.0), bypass=cfg.get("bypass", False),
-                  dropout=cfg.get("dropout"))
+    try:
+        spec = QuantSpec.from_dict(cfg["quant_spec"]) if cfg.get("quant_spec") else cfg.get("quant", "w4a4")
+        return create(cfg["model"], spec, width=cfg.get("width", 1.0), bypass=cfg.get("bypass", False),
+                      dropout=cfg.get("dropout"))
+    except (ValueError, TypeError, KeyError) as e:  # a config that check_model_config let through
+        raise HwsqueezeError(f"checkpoint config does not build a model: {e}") from None
 
 
 def model_from_checkpoint(path: Optional[Path] = None) -> "tuple[SqueezeNet, Dict[str, Any]]":

@@ -17,6 +17,8 @@ from ..fsutil import write_json
 from ..models import SqueezeNet, create, predict, resolve_spec
 from .checkpoint import class_names, load_checkpoint, save_checkpoint
 from .prune import Pruner
+from .resume import check_resume
+from .validate import check_options, check_writable
 
 __all__ = ["TrainConfig", "train", "evaluate", "predict"]
 
@@ -71,6 +73,8 @@ def topk_accuracy(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
 
 def evaluate(model: nn.Module, ds: Dataset) -> Dict[str, Any]:
     """``top1``, ``top5``, ``n`` and the ``logits`` of ``model`` on ``ds``."""
+    if len(ds) == 0:
+        raise HwsqueezeError("no images to evaluate")
     logits = predict(model, ds.images)
     return {"top1": topk_accuracy(logits, ds.labels, 1), "top5": topk_accuracy(logits, ds.labels, 5),
             "n": len(ds), "logits": logits}
@@ -97,12 +101,20 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True,
     ``out/metrics.json``. With ``resume`` an existing ``last.pt`` of the same config continues.
     ``progress`` shows a per-step bar; ``log`` receives one line per epoch."""
     out = Path(cfg.out)
+    check_options(asdict(cfg))
+    check_writable(cfg.out, "--out", is_dir=True)  # before any long work, not after epoch 1
+    try:
+        model = cfg.build_model()
+    except ValueError as e:
+        raise HwsqueezeError(str(e)) from None
+    last = out / "last.pt"
+    resume_ck = load_checkpoint(last) if resume and last.is_file() else None
+    start_epoch = check_resume(resume_ck, asdict(cfg), last, log) if resume_ck is not None else 0
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     train_ds = load_dataset(cfg.data, "train").subset(cfg.max_train)
     test_ds = load_dataset(cfg.data, "test").subset(cfg.max_test)
-    model = cfg.build_model()
     if model.arch.input_size != train_ds.images.shape[1]:
         raise HwsqueezeError(f"{cfg.model} takes {model.arch.input_size}px images, dataset has "
                              f"{train_ds.images.shape[1]}px")
@@ -122,19 +134,21 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True,
     pruner = Pruner(model, cfg.sparsity, start=cfg.prune_start,
                     end=cfg.prune_end or max(1, (2 * cfg.epochs) // 3))
     metrics: List[Dict[str, Any]] = []
-    start_epoch = 0
-    last = out / "last.pt"
-    if resume and last.is_file():
-        ck = load_checkpoint(last)
-        if (ck["config"].get("model") != cfg.model or ck["config"].get("quant_spec") != cfg.quant_spec
-                or class_names(ck) not in (None, train_ds.classes)):
-            raise HwsqueezeError(f"{last} belongs to a different run ({ck['config'].get('model')}); "
-                                 "use another --out or --no-resume")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        pruner.load_state_dict(ck.get("masks", {}))
-        metrics, start_epoch = list(ck.get("metrics", [])), int(ck["epoch"])
+    if resume_ck is not None:
+        ck = resume_ck
+        if class_names(ck) not in (None, train_ds.classes):
+            raise HwsqueezeError(f"{last} was trained on classes {class_names(ck)}, {cfg.data} has "
+                                 f"{train_ds.classes}; use another --out or --no-resume")
+        try:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            pruner.load_state_dict(ck.get("masks", {}))
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            raise HwsqueezeError(f"{last}: cannot resume from it ({type(e).__name__}: {first}); "
+                                 "use --no-resume or another --out") from None
+        metrics = list(ck.get("metrics", []))
     elif cfg.init:
         _load_init(model, cfg.init)
 

@@ -1,3 +1,4 @@
+import os
 import pickle
 
 import numpy as np
@@ -99,3 +100,17 @@ def test_subset_is_class_balanced():
     ds = generate_dataset(200)
     sub = ds.subset(20)
     assert len(sub) == 20 and np.bincount(sub.labels, minlength=10).tolist() == [2] * 10
+
+
+def test_replaced_image_gives_new_pixels_not_the_cache(tmp_path, monkeypatch):
+    """The cache key covers every file (path, size, mtime_ns), not only the top folder's mtime."""
+    from PIL import Image
+
+    monkeypatch.setenv("HWSQUEEZE_CACHE", str(tmp_path / "cache"))
+    root = write_image_folder(tmp_path / "f", n_per_class=2)
+    top_mtime = (root).stat().st_mtime_ns
+    assert load_dataset(str(root), "test").images[0].max() > 0
+    new = np.zeros((32, 32, 3), np.uint8)
+    Image.fromarray(new).save(root / "test" / "cat" / "0000.png")  # same name, in place
+    os.utime(root, ns=(top_mtime, top_mtime))  # as when a tool rewrites a file inside a class folder
+    assert np.array_equal(load_dataset(str(root), "test").images[0], new)

@@ -128,3 +128,20 @@ def test_registry_names_and_macs():
     assert {"squeezenet1_0-imagenet", "squeezenet1_1-imagenet", "squeezenet1_1-cifar10"} <= set(names())
     assert create("squeezenet1_1-cifar10", "float").macs() == 23_511_040
     assert "w4a4" in PRESETS
+
+
+@pytest.mark.parametrize("change,match", [({"stem_kernel": 0}, "stem_kernel"), ({"body": ((16, 64),)}, r"body\[0\]"),
+                                          ({"num_classes": -1}, "num_classes")])
+def test_arch_refuses_degenerate_topology(change, match):
+    from hwsqueeze.models import ARCHS, Arch
+
+    with pytest.raises(ValueError, match=match):
+        Arch(**{**ARCHS["squeezenet-tiny-cifar10"].__dict__, **change})
+
+
+def test_quant_spec_refuses_bad_bit_widths():
+    from hwsqueeze.models import QuantSpec
+
+    for bad in ({"weight_bits": 0}, {"act_bits": 0}, {"weight_bits": 1}, {"overrides": {"conv1": {"w": 40}}}):
+        with pytest.raises(ValueError):
+            QuantSpec(**bad)

@@ -56,7 +56,7 @@ def test_qat_from_float_with_pruning(tmp_path):
 
 def test_resume_refuses_a_different_run(tmp_path):
     train(_cfg(tmp_path, "x", quant="float", epochs=1), progress=False, log=None)
-    with pytest.raises(HwsqueezeError, match="different run"):
+    with pytest.raises(HwsqueezeError, match="started with other options: --quant .float. -> .w4a4."):
         train(_cfg(tmp_path, "x", quant="w4a4", epochs=1), progress=False, log=None)
 
 
