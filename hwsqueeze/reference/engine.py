@@ -7,7 +7,7 @@ numpy 1.x or 2.x, no torch/onnx/qonnx/finn.
 Exactness: matrix products run through BLAS in floating point, which is exact for integers as
 long as every partial sum stays below 2**24 (float32) or 2**53 (float64). For each MVAU the
 bound ``max|x| * max_j sum_i |W_ij|`` is computed when the graph is loaded and float32 is used
-only where it is provably exact.
+only where it is provably exact (float64 up to 2**52 otherwise).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from ..errors import HwsqueezeError
 __all__ = ["Reference"]
 
 _F32_EXACT = 2 ** 24
-_F64_EXACT = 2 ** 53
+_ACC_LIMIT = 2 ** 52  # float64 is exact to 2**53; one bit of headroom for table indices
 
 
 # --------------------------------------------------------------------------- ops
@@ -46,7 +46,10 @@ class _ThresholdTable:
 
     def __init__(self, thr: np.ndarray, act_val: int, channels: int,
                  reach: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
-        thr = np.sort(np.asarray(thr, dtype=np.int64), axis=1)
+        # Accumulators are kept within +-2**52 (MVAUs refuse larger bounds), so thresholds beyond
+        # that act like +-2**52: clip them there, which keeps every index computed below (in the
+        # accumulator's float type, with thr - 1 and the row shifts) exactly representable.
+        thr = np.clip(np.sort(np.asarray(thr, dtype=np.int64), axis=1), -_ACC_LIMIT, _ACC_LIMIT)
         if thr.shape[0] == 1 and channels > 1:
             thr = np.repeat(thr, channels, axis=0)
         if reach is not None:  # thresholds beyond what acc can reach: never / always passed
@@ -97,8 +100,8 @@ def _op_mvau(node: _Node, xs: List[np.ndarray], ctx: "Reference") -> List[np.nda
     w = node.arrays["weights"]
     lo, hi = dtype_range(a["inputDataType"])
     bound = max(abs(lo), abs(hi)) * float(np.abs(w).sum(axis=0).max(initial=0))
-    if bound >= _F64_EXACT:
-        raise HwsqueezeError(f"{node.name}: accumulator bound {bound:.3g} exceeds exact float64 range")
+    if bound >= _ACC_LIMIT:
+        raise HwsqueezeError(f"{node.name}: accumulator bound {bound:.3g} exceeds the exact range (2**52)")
     ftype = np.float32 if bound < _F32_EXACT else np.float64
     wf = ctx.cached(node.name + "/w", lambda: w.astype(ftype))
     acc = np.matmul(xs[0].astype(ftype), wf)

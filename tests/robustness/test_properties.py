@@ -119,10 +119,9 @@ def test_mvau_float_path_is_exact_integer_matmul(case):
     assert np.array_equal(got, x @ w)
 
 
-@pytest.mark.xfail(strict=True, reason="reference/engine.py bug (not fixed here): _ThresholdTable indexes the table "
-                   "through float64, so thresholds beyond 2**53 (no reach clipping: the Thresholding op) round "
-                   "lo/hi/shift and an ordinary accumulator maps to the wrong entry")
 def test_threshold_table_with_thresholds_beyond_float64_exactness():
+    """Found by this suite: thresholds beyond 2**53 (no reach clipping: the Thresholding op) used to
+    round lo/hi/shift in float64 and map an ordinary accumulator to the wrong entry (gave 0)."""
     thr = np.array([[-2**60, -2**60 + 2]], dtype=np.int64)  # both always passed by acc = 0
     got = _ThresholdTable(thr, 0, 1)(np.array([[0.0]]))  # what _op_thresholding passes (float64)
     assert int(got[0, 0]) == 2  # plain comparisons: (0 >= thr).sum() == 2; the table gives 0
