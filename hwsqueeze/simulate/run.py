@@ -213,4 +213,7 @@ def _exec_python(truth_model, name: str, ctx: Dict[str, np.ndarray]) -> None:
     """One node as FINN's Python execution runs it (the truth model keeps its exec attributes)."""
     from qonnx.core.onnx_exec import execute_node
 
-    execute_node(next(n for n in truth_model.graph.node if n.name == name), ctx, truth_model.graph)
+    from qonnx.util.basic import get_preferred_onnx_opset
+
+    execute_node(next(n for n in truth_model.graph.node if n.name == name), ctx, truth_model.graph,
+                 get_preferred_onnx_opset())

@@ -19,7 +19,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -28,11 +28,25 @@ from .env import SimEnv, hls_dir, verilator_bin
 __all__ = ["RtlLayer", "build_layer", "run_layer", "PATCHES"]
 
 # (file name, regex, replacement, why). Applied to the build-tree copy only; listed per layer in
-# the report. Empty: with Verilator 5.48 and --no-timing every RTL layer FINN+ 1.6.1 emitted for our
-# builds (SWG, FMPadding, RTL MVAU + memstream) compiled and matched unpatched; the notes' earlier
-# add_multi.sv / fifo.sv patches were for --timing builds (and fifo.sv only appears once FIFOs are
-# inserted, which needs Vivado's set_fifo_depths). Add an entry here rather than editing sources.
-PATCHES: List[Tuple[str, str, str, str]] = []
+# the report (and counted in simulation.json). Add an entry here rather than editing sources.
+
+
+def _hoist_leaf_loads(m: "re.Match[str]") -> str:
+    moved = "\n".join(line[1:] if line.startswith("\t") else line for line in m.group(3).split("\n"))
+    return "\t// hwsqueeze: constant function moved out of the generate block (Verilator)\n" + moved + m.group(1) + m.group(2)
+
+
+PATCHES: List[Tuple[str, str, Union[str, Callable[["re.Match[str]"], str]], str]] = [
+    # FINN+ 1.6.1's add_multi.sv (the RTL MVAU's adder tree, used when SIMD > 1) declares the constant
+    # function init_leaf_loads() inside a generate block; IEEE 1800-2023 13.4.3 forbids that and
+    # Verilator 5.48 refuses it ("Constant function may not be declared under generate"). It only
+    # uses the module parameter N, so it moves, unchanged, to module scope.
+    ("add_multi.sv",
+     r"(^\tuwire \[SUM_WIDTH-1:0\]\s+sum0;\n)([\s\S]*?)(^\t\t// Compute the count of decendents[^\n]*\n"
+     r"\t\ttypedef[^\n]*leaf_load_t[^\n]*\n\t\tfunction leaf_load_t init_leaf_loads\(\);[\s\S]*?"
+     r"endfunction : init_leaf_loads\n)",
+     _hoist_leaf_loads, "init_leaf_loads() moved out of the generate block (IEEE 1800-2023 13.4.3)"),
+]
 _IDLE_CYCLES = 20000  # a layer that moves no word for this long has stalled
 
 
