@@ -9,7 +9,7 @@ def _one_error_line(r, match):
     assert r.returncode != 0
     lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
     assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("error:") or lines[0].startswith("Error:"), lines[0]
+    assert lines[0].startswith("error:"), lines[0]
     assert match in lines[0], lines[0]
 
 

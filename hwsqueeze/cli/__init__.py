@@ -79,8 +79,10 @@ def run() -> None:
         sys.exit(130)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except click.ClickException as e:
-        e.show()
+    except click.ClickException as e:  # usage errors too: one line, pointing at --help
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if isinstance(e, click.UsageError) and ctx else ""
+        click.echo(f"error: {e.format_message()}{hint}", err=True)
         sys.exit(BAD_INPUT)
     except HwsqueezeError as e:
         if _debug():

@@ -108,7 +108,10 @@ def size(model_name: Optional[str], checkpoint: Optional[str], wbits: Optional[i
             raise HwsqueezeError(f"checkpoint is {ck['config']['model']}, not {model_name}")
         model_name = ck["config"]["model"]
     else:
-        model = create(model_name, "float", norm=False)
+        try:
+            model = create(model_name, "float", norm=False)
+        except ValueError as e:  # an unknown name: the registry lists the known ones
+            raise HwsqueezeError(f"--model: {e}") from None
     spec = model.spec
     layers, bits = {}, {}
     biases = 0
