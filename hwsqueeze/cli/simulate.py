@@ -47,6 +47,7 @@ def simulate(build_dir: str, images: int, layers: str, network: bool, jobs: int,
             click.echo(f"network ({n['simulator']}): {n['images']} images, "
                        f"{'bit-exact' if n['bit_exact'] else 'NOT bit-exact'}, {n['seconds_per_image']} s/image"
                        + (f" ({n['note']})" if n.get("note") else ""))
+        click.echo(f"images: {data['images_source']}")
         s = ", ".join(f"{k} {v}" for k, v in data["summary"].items())
         t = data["timing_s"]
         click.echo(f"{s}; simulators built in {t['build_simulators']} s ({t['cached_simulators']} from cache), "

@@ -26,12 +26,10 @@ def _images(deploy: Path, data: Optional[str], n: int) -> Tuple[np.ndarray, Opti
         ds = load_dataset(data, "test")
         idx = balanced_indices(ds.labels, n)
         return ds.images[idx], ds.labels[idx]
-    from ..deploy.package import SAMPLE_IMAGES
+    from ..deploy.samples import read_samples
 
-    samples = deploy / SAMPLE_IMAGES
-    if not samples.is_file():
-        raise HwsqueezeError(f"no --data given and {samples} is missing")
-    return np.load(samples, allow_pickle=False)[:n], None  # synthetic samples: no meaningful labels
+    s = read_samples(deploy, n)
+    return s.images, (None if s.synthetic else s.labels)  # synthetic samples: no meaningful labels
 
 
 @click.command()

@@ -43,13 +43,16 @@ def _load_image(path: str, size: int) -> np.ndarray:
 
 
 def _verify(acc, deploy: Path, n: int) -> int:
-    from ..deploy.package import SAMPLE_EXPECTED, SAMPLE_IMAGES
+    from ..deploy.samples import read_samples
     from ..reference import Reference
 
-    images = np.load(deploy / SAMPLE_IMAGES, allow_pickle=False)[:n]
+    samples = read_samples(deploy, n)
+    if samples.expected is None:
+        raise HwsqueezeError(f"{deploy}: the package has no FINN+ outputs for its samples (rebuild it)")
+    images = samples.images
     hw = np.asarray(acc.run(images)).reshape(len(images), -1)
     sw = np.asarray(Reference.from_deploy(deploy).run(images)).reshape(len(images), -1)
-    finn = np.load(deploy / SAMPLE_EXPECTED, allow_pickle=False)[:n].reshape(len(images), -1)
+    finn = samples.expected.reshape(len(images), -1)
     bad_sw, bad_finn = int((hw != sw).any(1).sum()), int((hw != finn).any(1).sum())
     print(f"{len(images)} sample images: {bad_sw} mismatches vs the reference, {bad_finn} vs FINN+'s outputs")
     return VERIFY_FAILED if bad_sw or bad_finn else 0

@@ -86,6 +86,7 @@ class Report:
     layers_s: float = 0.0
     compiled_cached: int = 0
     fault: str = ""
+    images_source: str = ""
 
     @property
     def ok(self) -> bool:
@@ -105,6 +106,7 @@ class Report:
             "layers": [r.to_json() for r in self.layers],
             "network": self.network.to_json() if self.network else None,
             "ok": self.ok,
+            "images_source": self.images_source,
             "summary": self.summary(),
             "env": {"xilinx_hls": str(e.xilinx_hls), "vitis_standins": e.standins, "finn_hlslib": e.hlslib_origin,
                     "finn_hlslib_patches": e.patches, "cache": str(e.cache)},

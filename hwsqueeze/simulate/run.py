@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -42,20 +42,29 @@ def backend(node) -> str:
     return "rtl" if node.op_type.endswith("_rtl") else "hls" if node.op_type.endswith("_hls") else "other"
 
 
-def load_images(build_dir: Path, model, n: int) -> np.ndarray:
-    """``n`` images in the HW graph's input layout: the build's verification inputs (real test
-    images when the build had data, else its deterministic synthetic ones), repeated if fewer."""
+def load_images(build_dir: Path, model, n: int) -> Tuple[np.ndarray, str]:
+    """``n`` images in the HW graph's input layout and what they are, in words: the deploy
+    package's sample images when they are real test images (the build had the data), else the
+    build's deterministic synthetic verification images; repeated if fewer than ``n``."""
+    from ..deploy.samples import read_samples
     from ..errors import HwsqueezeError
 
-    src = build_dir / "verify" / "input.npy"
-    if not src.is_file():
-        raise HwsqueezeError(f"{src} is missing: rebuild with `hwsqueeze build`")
-    x = np.load(src)
+    deploy = build_dir / "deploy"
+    samples = read_samples(deploy) if (deploy / "samples").is_dir() else None
+    if samples is not None and not samples.synthetic:
+        x, what = samples.images, f"real test images ({samples.source})"
+    else:
+        src = build_dir / "verify" / "input.npy"
+        if not src.is_file():
+            raise HwsqueezeError(f"{src} is missing: rebuild with `hwsqueeze build`")
+        x, what = np.load(src), "synthetic images (the build had no dataset; generated shapes)"
     shape = model.get_tensor_shape(model.graph.input[0].name)
     if x.ndim == 4 and list(x.shape[1:]) != list(shape[1:]) and list(x.shape[1:]) == [shape[3], shape[1], shape[2]]:
         x = x.transpose(0, 2, 3, 1)  # NCHW verification images -> the NHWC hardware input
     idx = np.arange(n) % len(x)
-    return np.ascontiguousarray(x[idx]).astype(np.float32)
+    if n > len(x):
+        what += f", {len(x)} distinct, repeated to {n}"
+    return np.ascontiguousarray(x[idx]).astype(np.float32), what
 
 
 def _python_context(model, image: np.ndarray) -> Dict[str, np.ndarray]:
@@ -126,7 +135,7 @@ def simulate(build_dir: Path, opts: Options) -> Report:
     report.compiled_cached = sum(c.cached for c in compiled.values()) + sum(b.cached for b in built.values())
 
     # 2. per image: FINN Python execution, then each layer on exactly its Python input
-    images = load_images(build_dir, model, opts.images)
+    images, report.images_source = load_images(build_dir, model, opts.images)
     results: Dict[str, LayerResult] = {}
     for n in nodes:
         b = backend(n)
