@@ -58,6 +58,11 @@ def main(debug: bool) -> None:
     Exit codes: 0 success, 2 bad input, 3 does not fit, 4 missing tool, 5 verification failed,
     70 internal error, 130 interrupted.
     """
+    import logging
+
+    from ..logs import to_console
+
+    to_console(logging.DEBUG if debug else logging.INFO)  # library progress (hwsqueeze.* loggers) as plain lines
 
 
 def _debug() -> bool:

@@ -92,12 +92,17 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
     if sum(x is not None for x in (checkpoint, model_name, onnx_path)) > 1:
         raise HwsqueezeError("give at most one of --checkpoint, --model, --onnx")
     out = Path(out_dir) if out_dir else Path("build") / board.name
-    log = (lambda s: None) if quiet or as_json else (lambda s: click.echo(s))
+    if quiet or as_json:
+        import logging
+
+        from ..logs import to_console
+
+        to_console(logging.WARNING)
     cfg = BuildConfig(board=board, out_dir=out, checkpoint=Path(checkpoint) if checkpoint else None,
                       model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps,
                       folding_config=Path(folding_config).resolve() if folding_config else None, margin=margin,
                       use_dsps=not no_dsp, estimate_only=estimate_only, require_bitstream=require_bitstream,
-                      from_step=from_step, stop_step=stop_step, samples=samples, log=log)
+                      from_step=from_step, stop_step=stop_step, samples=samples)
     res = run_build(cfg)
     if as_json:
         click.echo(json.dumps(res.summary, default=str))

@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from ..errors import HwsqueezeError
 from ..fsutil import write_json
@@ -41,7 +41,6 @@ class BuildConfig:
     stop_step: Optional[str] = None  # stop after this step
     samples: Optional[str] = None  # dataset for the package's sample images (default: the checkpoint's)
     verify_n: int = VERIFY_N
-    log: Callable[[str], None] = print
 
 
 @dataclass

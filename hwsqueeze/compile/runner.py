@@ -7,7 +7,7 @@ output), the reports and ``deploy/``; ``build.json`` appears only when the build
 from __future__ import annotations
 
 import contextlib
-import sys
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Callable, Dict
 import numpy as np
 
 from ..errors import MISSING_TOOL, HwsqueezeError
+from ..logs import to_file
 from .config import BuildConfig, BuildState, StepRecord, provenance, sha256_file
 from .pipeline import ESTIMATE_LAST, STEPS, Step, step_index
 from .steps.vivado import MissingTools
@@ -99,24 +100,11 @@ def _verify(ctx: BuildContext, step: Step, model) -> None:
         np.save(v / "streamlined_logits.npy", got)
 
 
-def _console_log(cfg: BuildConfig) -> Callable[[str], None]:
-    """Progress lines go to the console and build.log; FINN+'s own chatter only to build.log."""
-    console, user_log = sys.stdout, cfg.log
-
-    def log(msg: str) -> None:
-        with contextlib.redirect_stdout(console):
-            user_log(msg)
-        with open(cfg.out_dir / "build.log", "a") as f:
-            f.write(msg + "\n")
-
-    return log
-
-
 def run_build(cfg: BuildConfig) -> BuildResult:
-    """Run the build steps in order (from ``cfg.from_step`` if it still holds) and write build.json."""
-    from ..fsutil import write_json
-    from .finn_env import activate, versions
+    """Run the build steps in order (from ``cfg.from_step`` if it still holds) and write build.json.
 
+    Progress is logged to ``hwsqueeze.build`` (and always to ``build.log``); configure logging to see it.
+    """
     wanted = step_index(cfg.from_step) if cfg.from_step else 0
     stop = step_index(cfg.stop_step) if cfg.stop_step else len(STEPS) - 1
     if stop < wanted:
@@ -124,8 +112,16 @@ def run_build(cfg: BuildConfig) -> BuildResult:
     cfg.out_dir = Path(cfg.out_dir).resolve()
     _check_out_dir(cfg.out_dir)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    with to_file(cfg.out_dir / "build.log"):  # FINN-style build log: our records beside FINN+'s own output
+        return _run_steps(cfg, wanted, stop)
+
+
+def _run_steps(cfg: BuildConfig, wanted: int, stop: int) -> BuildResult:
+    from ..fsutil import write_json
+    from .finn_env import activate, versions
+
     summary_path, state_path = cfg.out_dir / "build.json", cfg.out_dir / "build_state.json"
-    log = _console_log(cfg)
+    log = logging.getLogger("hwsqueeze.build").info
     vers = versions()
     prov = provenance(cfg, vers)
     state, model, start = BuildState(), None, 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -33,7 +33,6 @@ class Options:
     network: bool = True
     jobs: int = 2
     fault: Optional[str] = None  # layer name: flip one weight in its copied sources first
-    log: Callable[[str], None] = print
     progress: bool = True
     extra: Dict[str, str] = field(default_factory=dict)
 
