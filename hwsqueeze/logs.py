@@ -39,19 +39,27 @@ def to_console(level: int = logging.INFO, stream: Optional[TextIO] = None) -> lo
 
 
 @contextlib.contextmanager
-def to_file(path: Union[str, Path]) -> Iterator[logging.Handler]:
-    """Append every ``hwsqueeze.*`` record (INFO and above, timestamped) to ``path`` while the block runs."""
-    log = logging.getLogger(ROOT)
+def to_file(path: Union[str, Path], logger: str = ROOT, level: int = logging.INFO,
+            exclusive: bool = False) -> Iterator[logging.Handler]:
+    """Append every record of ``logger`` (``level`` and above, timestamped) to ``path`` while the block runs.
+
+    ``exclusive``: the records go only there (not to the console through the root logger's
+    last-resort handler) -- used for FINN+'s compiler chatter, e.g. pages of g++ warnings.
+    """
+    log = logging.getLogger(logger)
     handler = logging.FileHandler(str(path), mode="a", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
-    handler.setLevel(logging.INFO)
-    old = log.level
-    if not old or old > logging.INFO:
-        log.setLevel(logging.INFO)
+    handler.setLevel(level)
+    old_level, old_propagate = log.level, log.propagate
+    if not old_level or old_level > level:
+        log.setLevel(level)
+    if exclusive:
+        log.propagate = False
     log.addHandler(handler)
     try:
         yield handler
     finally:
         log.removeHandler(handler)
         handler.close()
-        log.setLevel(old)
+        log.setLevel(old_level)
+        log.propagate = old_propagate

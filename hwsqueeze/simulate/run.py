@@ -9,6 +9,7 @@ for RTL with ``rtl=False``) from the image to the logits.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,20 @@ def _bar(total: int, desc: str, enabled: bool):
 
 
 def simulate(build_dir: Path, opts: Options) -> Report:
+    """Simulate every HW layer of the build at ``build_dir`` (and the network); FINN+'s compiler
+    output (g++ warnings, Verilator chatter) goes to ``simulate.log`` there, not to the console."""
+    from ..logs import to_file
+
+    build_dir = Path(build_dir).resolve()
+    if not (build_dir / HW_GRAPH).is_file():
+        from ..errors import HwsqueezeError
+
+        raise HwsqueezeError(f"{build_dir / HW_GRAPH} is missing: build first (`hwsqueeze build --out {build_dir}`)")
+    with to_file(build_dir / "simulate.log", logger="finn", level=logging.DEBUG, exclusive=True):
+        return _simulate(build_dir, opts)
+
+
+def _simulate(build_dir: Path, opts: Options) -> Report:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
