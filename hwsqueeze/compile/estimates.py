@@ -6,12 +6,18 @@ needs, each estimated as stated here (none of them can be measured without Vivad
 
 * **width converters**: FINN's ``InsertDWC`` is run on a copy of the graph and the inserted
   StreamingDataWidthConverter nodes are estimated with FINN's own models.
-* **FIFOs**: one shallow FIFO per stream (depth 32, SRL-based: one LUT per bit + 16 control
-  LUTs), plus one *fork/join balancing FIFO* per Fire module on the 1x1 expand branch: it must
-  hold every pixel the 1x1 branch produces while the 3x3 branch's sliding window fills
-  ((K-1) padded rows + K pixels), else DuplicateStreams deadlocks. Deep FIFOs use BRAM18
-  (512 x 36 each), shorter ones SRL LUTs. FINN's ``set_fifo_depths`` (needs Vivado) sizes them
-  for real in a bitstream build.
+* **FIFOs**: FINN's ``InsertFIFO`` (``create_shallow_fifos``, as both of FINN's sizing paths call
+  it) on the copy with width converters, after :class:`~.transforms.fifos.SetForkJoinFIFODepths`
+  has set each Fire module's fork/join FIFO by its rule; every FIFO at least ``SHALLOW_DEPTH``
+  (32: one SRL32 stage, a budget for what simulation-based sizing adds), each costed by FINN+'s
+  own ``StreamingFIFO`` model. Why that model: it is fitted to Vivado runs of the very
+  ``fifo.sv`` FINN instantiates (2026.1, xczu7ev/Versal, widths 1..256, depths 2..262145, LUTs
+  "within a few percent"); its data-path term (one SRLC32E per bit per 32 words) is exact on
+  7-series too (UG474: a SLICEM LUT is a 32-bit shift register), only its control constants are
+  fitted on UltraScale+ LUT6 fabric. Our earlier model (1 LUT per bit per 32 words + 16, on the
+  76 graph tensors) gave 1,554 LUT on the shipped 2,034 FPS design where FINN's model gives 2,768
+  on the same 76 streams at depth 32 and 5,816 on the 102 FIFOs FINN really inserts (width-converter streams,
+  4-bit streams padded to 8 bits, 5 LUT per counter bit).
 * **layers FINN has no LUT model for** (it returns 0 for FMPadding, DuplicateStreams,
   StreamingConcat, Pool, GlobalAccPool): 40 LUTs of control plus 2 LUTs per bit of stream
   width in and out (registers and muxes on the data path) — a floor, not a fit to synthesis.
@@ -20,20 +26,19 @@ needs, each estimated as stated here (none of them can be measured without Vivad
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from qonnx.core.modelwrapper import ModelWrapper
 
 from .boards import Board
 
-__all__ = ["LayerEstimate", "Estimate", "estimate", "SHELL_OVERHEAD", "IODMA_OVERHEAD"]
+__all__ = ["LayerEstimate", "Estimate", "estimate", "fifo_costs", "SHELL_OVERHEAD", "IODMA_OVERHEAD", "SHALLOW_DEPTH"]
 
 # Assumed costs (see module docstring): per IODMA and for the rest of the Zynq shell.
 IODMA_OVERHEAD = {"lut": 1500, "bram18": 2, "dsp": 0}
 SHELL_OVERHEAD = {"lut": 2500, "bram18": 0, "dsp": 0}
-_SHALLOW_DEPTH = 32
+SHALLOW_DEPTH = 32  # budget for every ordinary FIFO: one SRL32 stage (module docstring)
 _KEYS = ("lut", "bram18", "dsp")
 
 
@@ -84,49 +89,22 @@ def _layer(node, part: str) -> LayerEstimate:
                          lut=lut, bram18=int(op.bram_estimation(part)), dsp=int(op.dsp_estimation(part)))
 
 
-def _stream_bits(model: ModelWrapper, tensor: str) -> int:
+def fifo_costs(model: ModelWrapper, part: str, shallow: int = SHALLOW_DEPTH) -> List[Tuple[int, int, Dict[str, int]]]:
+    """(depth, padded width, cost) of every FIFO FINN's ``InsertFIFO`` creates in ``model`` (with
+    its width converters already inserted), each at least ``shallow`` deep, costed by FINN+'s
+    own StreamingFIFO model (module docstring)."""
+    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
     from qonnx.custom_op.registry import getCustomOp
 
-    prod = model.find_producer(tensor)
-    if prod is not None:
-        return int(getCustomOp(prod).get_outstream_width())
-    return int(getCustomOp(model.find_consumer(tensor)).get_instream_width())
-
-
-# BRAM18 aspect ratios (width, depth) of a 7-series / UltraScale RAMB18.
-_BRAM18_MODES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
-
-
-def _fifo_cost(width: int, depth: int) -> Dict[str, int]:
-    if depth > 256:
-        bram = min(math.ceil(width / w) * math.ceil(depth / d) for w, d in _BRAM18_MODES)
-        return {"lut": 16, "bram18": bram, "dsp": 0}
-    return {"lut": width * math.ceil(depth / 32) + 16, "bram18": 0, "dsp": 0}
-
-
-def _balancing_depth(model: ModelWrapper, concat) -> Dict[str, int]:
-    """Words the non-window branch of a Fire concat must buffer while the 3x3 window fills."""
-    from qonnx.custom_op.registry import getCustomOp
-
-    out: Dict[str, int] = {}
-    windows = {}
-    for t in concat.input:
-        node, hops = model.find_producer(t), 0
-        while node is not None and hops < 4 and not node.op_type.startswith("ConvolutionInputGenerator"):
-            node, hops = model.find_producer(node.input[0]), hops + 1
-        windows[t] = node if node is not None and node.op_type.startswith("ConvolutionInputGenerator") else None
-    window = next((w for w in windows.values() if w is not None), None)
-    if window is None:
-        return out
-    swg = getCustomOp(window)
-    k = int(swg.get_nodeattr("ConvKernelDim")[0])
-    w = int(swg.get_nodeattr("IFMDim")[1])
-    pixels = (k - 1) * w + k + 4  # + a few words of slack for pipeline latency
-    for t, win in windows.items():
-        if win is None:
-            prod = getCustomOp(model.find_producer(t))
-            words_per_pixel = int(prod.get_folded_output_shape()[-2]) if len(prod.get_folded_output_shape()) > 2 else 1
-            out[t] = pixels * max(1, words_per_pixel)
+    with_fifos = model.transform(InsertFIFO(create_shallow_fifos=True)).transform(SpecializeLayers(part))
+    out = []
+    for node in with_fifos.graph.node:
+        if node.op_type.startswith("StreamingFIFO"):
+            op = getCustomOp(node)
+            op.set_nodeattr("depth", max(int(op.get_nodeattr("depth")), shallow))
+            cost = {"lut": int(op.lut_estimation(part)), "bram18": int(op.bram_estimation(part)), "dsp": 0}
+            out.append((int(op.get_nodeattr("depth")), int(op.get_instream_width_padded()), cost))
     return out
 
 
@@ -134,24 +112,20 @@ def _overheads(model: ModelWrapper, part: str) -> Dict[str, Dict[str, int]]:
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
 
+    from .transforms.fifos import SetForkJoinFIFODepths
+
     dwc = {k: 0 for k in _KEYS}
-    with_dwc = model.transform(InsertDWC()).transform(SpecializeLayers(part))
+    # The Fire fork/join depths go on before InsertDWC, as in the fifo_depths step.
+    with_dwc = model.transform(SetForkJoinFIFODepths()).transform(InsertDWC()).transform(SpecializeLayers(part))
     for node in with_dwc.graph.node:
         if node.op_type.startswith("StreamingDataWidthConverter"):
             e = _layer(node, part)
             for k in _KEYS:
                 dwc[k] += getattr(e, k)
     fifo = {k: 0 for k in _KEYS}
-    deep = {}
-    for node in model.graph.node:
-        if node.op_type.startswith("StreamingConcat"):
-            deep.update(_balancing_depth(model, node))
-    streams = {t for n in model.graph.node for t in n.input if model.get_initializer(t) is None}
-    streams |= {t for n in model.graph.node for t in n.output}
-    for t in streams:
-        c = _fifo_cost(_stream_bits(model, t), deep.get(t, _SHALLOW_DEPTH))
+    for depth, width, cost in fifo_costs(with_dwc, part):
         for k in _KEYS:
-            fifo[k] += c[k]
+            fifo[k] += cost[k]
     dma = {k: 2 * IODMA_OVERHEAD[k] for k in _KEYS}
     return {"width_converters": dwc, "fifos": fifo, "dmas": dma, "shell": dict(SHELL_OVERHEAD)}
 

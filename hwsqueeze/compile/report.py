@@ -71,7 +71,7 @@ def _markdown(est: Estimate, board: Board, extra: dict) -> str:
              f"{', '.join((extra.get('folding') or {}).get('lutram_layers') or []) or 'none'}", "",
              "## Beyond the layers", "", "| part | LUT | BRAM18 | DSP | how estimated |", "|---|---|---|---|---|"]
     how = {"width_converters": "FINN's InsertDWC on a copy + FINN's estimates",
-           "fifos": "depth-32 SRL FIFO per stream + fork/join balancing FIFOs sized to the 3x3 window fill",
+           "fifos": "every FIFO FINN's InsertFIFO adds (>= 32 deep; Fire fork/join by rule), FINN+'s fitted FIFO model",
            "dmas": f"2 IODMAs x {IODMA_OVERHEAD['lut']} LUT, {IODMA_OVERHEAD['bram18']} BRAM18 (assumed)",
            "shell": f"AXI interconnect, reset, PS wrapper: {SHELL_OVERHEAD['lut']} LUT (assumed)"}
     for k, v in est.overhead.items():

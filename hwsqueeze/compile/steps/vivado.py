@@ -43,12 +43,34 @@ def step_hw_ipgen(ctx, model):
     return model.transform(HLSSynthIP())
 
 
+def _fifo_simulator() -> bool:
+    """Whether FINN+'s simulation-based FIFO sizing can run (its XSI extension, from Vivado)."""
+    try:
+        from finn import xsi
+
+        xsi.ensure_available()
+        return bool(xsi.is_available())
+    except Exception:  # any failure to build/load XSI means: no simulator
+        return False
+
+
 def step_fifo_depths(ctx, model):
-    """FIFO sizing by simulation, then FIFO insertion (needs vivado)."""
+    """FIFO sizing by simulation, else the Fire fork/join rule; then FIFO insertion (needs vivado)."""
     _needs_tools(ctx)
+    from finn.builder.build_dataflow_config import AutoFIFOSizingMethod
     from finn.builder.build_dataflow_steps import step_set_fifo_depths
 
-    return step_set_fifo_depths(model, _finn_cfg(ctx))
+    from ..transforms.fifos import SetForkJoinFIFODepths
+
+    # The rule's depths first: FINN's simulation replaces them when it runs; without it,
+    # force_minimal_fifos keeps them (InsertFIFO takes the max of the depth attributes) and the
+    # Fire modules cannot deadlock (see transforms/fifos.py).
+    model = model.transform(SetForkJoinFIFODepths())
+    cfg = _finn_cfg(ctx)
+    if not _fifo_simulator():
+        cfg.auto_fifo_strategy = AutoFIFOSizingMethod.FORCE_MINIMAL_FIFOS
+        ctx.log("  FIFO sizing: no XSI simulator; Fire fork/join FIFOs by rule, others at minimal depth")
+    return step_set_fifo_depths(model, cfg)
 
 
 def step_bitfile(ctx, model):
