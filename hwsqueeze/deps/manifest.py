@@ -19,7 +19,7 @@ from ..fsutil import write_json
 from .pins import BOARD_DEPS, Pin, cache_dir, load_pins
 
 __all__ = ["read", "record", "sha256_file", "git_head", "entry_state", "status", "installed_root",
-           "board_files_dir", "MANIFEST"]
+           "board_files_dir", "fingerprint", "MANIFEST"]
 
 MANIFEST = "manifest.json"
 
@@ -105,6 +105,20 @@ def installed_root() -> Optional[Path]:
     except Exception:  # finn-plus not installed: nothing to point at
         return None
     return root if read(root) else None
+
+
+def fingerprint() -> str:
+    """Which FINN_DEPS a build will use and what it holds (a build input: FINN+ writes the folder's
+    path into every HLS layer's TCL at code generation, so a change must redo code generation)."""
+    import os
+
+    user = os.environ.get("FINN_DEPS")
+    if user:
+        return f"FINN_DEPS {user}"
+    root = installed_root()
+    if root is None:
+        return "none (no hwsqueeze deps cache)"
+    return f"deps cache {root} #{sha256_file(root / MANIFEST)[:16]}"
 
 
 def board_files_dir(root: Path, finn_board: str) -> Optional[Path]:

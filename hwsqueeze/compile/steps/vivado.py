@@ -44,11 +44,23 @@ def step_hw_ipgen(ctx, model):
 
 
 def step_fifo_depths(ctx, model):
-    """FIFO sizing by simulation, then FIFO insertion (needs vivado)."""
+    """FIFO sizing by simulation (XSI) or at the depths the graph requests, then FIFO insertion (needs vivado)."""
     _needs_tools(ctx)
+    from ..finn_env import ensure_xsi
+
+    no_sim = ensure_xsi()  # before importing FINN's builder: it imports XSI's SimEngine at import time
+    from finn.builder.build_dataflow_config import AutoFIFOSizingMethod
     from finn.builder.build_dataflow_steps import step_set_fifo_depths
 
-    return step_set_fifo_depths(model, _finn_cfg(ctx))
+    cfg = _finn_cfg(ctx)
+    if no_sim:
+        # FINN's force_minimal_fifos strategy simulates nothing: InsertFIFO makes each FIFO as deep as
+        # the larger of its producer's outFIFODepths and its consumer's inFIFODepths, i.e. the depths
+        # a graph pass set by rule (FINN's "minimal depth" warning is about nodes nobody set).
+        cfg.auto_fifo_strategy = AutoFIFOSizingMethod.FORCE_MINIMAL_FIFOS
+        ctx.log(f"fifo_depths: {no_sim}: FIFOs inserted at the depths the graph's nodes request "
+                "(inFIFODepths/outFIFODepths), not sized by simulation")
+    return step_set_fifo_depths(model, cfg)
 
 
 def step_bitfile(ctx, model):
