@@ -25,6 +25,7 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
     "boards": ("build", "boards", "List the supported boards and their resources."),
     "verify": ("verify", "verify", "Run images through the accelerator and the bit-exact reference."),
     "doctor": ("doctor", "doctor", "Which tools the full flow needs, which are here, which stages can run."),
+    "deps": ("deps", "deps", "FINN+'s external dependencies for a Vivado build: fetch into the cache, status."),
     "simulate": ("simulate", "simulate", "Simulate the generated HLS C++ (g++) and RTL (Verilator), bit-exact."),
 }
 

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from importlib import metadata
+from pathlib import Path
 from typing import Dict, List, Optional
 
 import click
@@ -27,7 +28,61 @@ def _pkg(name: str) -> Optional[str]:
         return None
 
 
+def _xsi() -> Optional[str]:
+    """FINN+'s built XSI extension (finn_xsi/xsi.so + VERSION), found without importing finn."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("finn_xsi")
+    for loc in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(loc) / "xsi.so").is_file():
+            v = Path(loc) / "VERSION"
+            return v.read_text().strip() if v.is_file() else "built"
+    return None
+
+
+def _deps_rows(add) -> Dict[str, dict]:
+    """FINN_DEPS content (hwsqueeze's deps cache or the user's FINN_DEPS), one row per dependency."""
+    import os
+
+    from ..deps.manifest import board_files_dir, status
+    from ..deps.pins import BOARD_DEPS, cache_dir, default_names, load_pins
+
+    pins = load_pins()
+    rows = {r["name"]: r for r in status(names=default_names(pins), pins=pins)}
+    user = os.environ.get("FINN_DEPS")
+    for name in ("finn-hlslib", "attention-hlslib", "nlohmann-json"):
+        r = rows[name]
+        if user:  # the user's own FINN_DEPS (e.g. `finn deps update`) wins: FINN's folder names
+            from ..deps.manifest import git_head
+
+            path = os.path.join(user, pins[name].target)
+            found = (git_head(Path(path)) or "present") if os.path.exists(path) else None
+            add(f"{name} (FINN_DEPS)", found, path, "FINN_DEPS is set: used as is")
+            continue
+        ver = None
+        if r["installed"]:
+            ver = {"pinned": "pinned", "recorded": "sha256 recorded"}.get(r["state"], r["state"])
+            ver += f" {(r['commit'] or r['sha256'] or '')[:12]}"
+            if r["state"] == "substitute":
+                ver = f"SUBSTITUTE {r['commit'][:12]}, not the pin {r['pin'][:12]}; {len(r['patches'])} compat patches"
+        need = {"finn-hlslib": "hw_ipgen (every HLS layer's includes)", "attention-hlslib":
+                "attention layers only (none in SqueezeNet)", "nlohmann-json": "fifo_depths by RTL simulation"}[name]
+        add(name, ver, r["path"] if r["installed"] else "hwsqueeze deps fetch", need)
+    from ..compile.boards import list_boards
+
+    for b in list_boards():
+        dep = BOARD_DEPS.get(b.finn_board)
+        found = "ships with Vivado" if dep is None else None
+        if dep is not None:
+            where = board_files_dir(Path(user) if user else cache_dir(), b.finn_board)
+            found = "installed" if where else None
+        add(f"board files {b.name}", found, f"FINN_DEPS/board_files/{dep[1]}" if dep else "Vivado",
+            f"bitfile for {b.name}")
+    return rows
+
+
 def _checks() -> List[Dict[str, object]]:
+    from ..compile.finn_env import HLS_TOOLS
     from ..simulate.env import ap_types_dir, user_hlslib, vendored_tarball, verilator_bin
 
     rows: List[Dict[str, object]] = []
@@ -50,23 +105,40 @@ def _checks() -> List[Dict[str, object]]:
     add("ap_int.h (hls4ml)", _pkg("hls4ml") if ap else None, str(ap) if ap else "pip hls4ml", "simulate (cppsim)")
     user_lib, tarball = user_hlslib(), vendored_tarball()
     lib = user_lib or tarball
-    add("finn-hlslib", "pinned (FINN_DEPS)" if user_lib else ("vendored copy + compat headers" if tarball else None),
-        str(lib) if lib else "FINN_DEPS or ../shared/vendor", "simulate; vitis_hls synthesis (pinned copy)")
-    for tool, need in (("vitis_hls", "hw_ipgen (HLS synthesis)"), ("vivado", "fifo_depths, bitfile")):
+    add("finn-hlslib for simulate", "FINN_DEPS copy" if user_lib else ("vendored copy + compat headers" if tarball else None),
+        str(lib) if lib else "FINN_DEPS or ../shared/vendor", "simulate (cppsim)")
+    for tool, need in ((HLS_TOOLS[0], "hw_ipgen (Vivado <= 2024.2)"), (HLS_TOOLS[1], "hw_ipgen (Vivado 2025.1+)"),
+                       ("vivado", "fifo_depths, bitfile")):
         path = shutil.which(tool)
         add(tool, _version([path, "-version"]) if path else None, path or "PATH", need)
+    add("XSI (finn_xsi)", _xsi(), "built by FINN+ with Vivado (finn deps update / first use)",
+        "fifo_depths by RTL simulation (else FIFOs at the graph's rule depths)")
+    _deps_rows(add)
     return rows
 
 
 def _stages(found: Dict[str, bool]) -> List[Dict[str, object]]:
+    from ..compile.pipeline import STEPS
+
     build = found["finn-plus"] and found["torch"] and found["brevitas"]
-    sim = found["g++"] and found["ap_int.h (hls4ml)"] and found["finn-hlslib"]
-    return [{"stage": "train / eval / export", "runs": found["torch"] and found["brevitas"]},
-            {"stage": "build up to the deploy package (estimates, HLS/RTL code, emulated board)", "runs": build},
-            {"stage": "simulate HLS layers (cppsim)", "runs": build and sim},
-            {"stage": "simulate RTL layers (Verilator)", "runs": build and found["verilator"]},
-            {"stage": "hw_ipgen, fifo_depths, bitfile (Vivado)", "runs": build and found["vitis_hls"] and found["vivado"]},
-            {"stage": "run on a PYNQ board", "runs": found["pynq"]}]
+    sim = found["g++"] and found["ap_int.h (hls4ml)"] and found["finn-hlslib for simulate"]
+    hls = found["vitis_hls"] or found["vitis-run"]
+    hlslib = found.get("finn-hlslib", found.get("finn-hlslib (FINN_DEPS)", False))
+    free = [s.name for s in STEPS if not s.needs_tools]
+    out = [{"stage": "train / eval / export", "runs": found["torch"] and found["brevitas"]},
+           {"stage": f"build steps {free[0]} .. {free[-1]} (estimates, HLS/RTL code, deploy package)", "runs": build},
+           {"stage": "simulate HLS layers (cppsim)", "runs": build and sim},
+           {"stage": "simulate RTL layers (Verilator)", "runs": build and found["verilator"]},
+           {"stage": "hw_ipgen (vitis_hls or vitis-run, finn-hlslib in FINN_DEPS)", "runs": build and hls and hlslib},
+           {"stage": "fifo_depths by RTL simulation (vivado, XSI, nlohmann-json)",
+            "runs": build and found["vivado"] and found["XSI (finn_xsi)"] and found.get("nlohmann-json", False)},
+           {"stage": "fifo_depths at the graph's rule depths (vivado, no simulator)", "runs": build and found["vivado"]}]
+    for name in sorted(k for k in found if k.startswith("board files ")):
+        board = name[len("board files "):]
+        out.append({"stage": f"bitfile for {board} (vivado, its board files)",
+                    "runs": build and hls and hlslib and found["vivado"] and found[name]})
+    out.append({"stage": "run on a PYNQ board", "runs": found["pynq"]})
+    return out
 
 
 @click.command()
@@ -81,7 +153,7 @@ def doctor(as_json: bool) -> None:
     width = max(len(str(r["name"])) for r in rows)
     for r in rows:
         state = f"ok       {r['version']}" if r["found"] else "MISSING "
-        click.echo(f"{r['name']:<{width}}  {state:<40.40}  for {r['needed_for']}")
+        click.echo(f"{r['name']:<{width}}  {state:<72.72}  for {r['needed_for']}")
     click.echo("")
     for s in stages:
         click.echo(f"{'can run ' if s['runs'] else 'CANNOT  '} {s['stage']}")

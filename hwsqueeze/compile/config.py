@@ -123,6 +123,7 @@ def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:
     Values are short human-readable descriptions followed by a digest, so an error can say what
     changed: ``board`` -> ``"pynq-z2 #1a2b..."``.
     """
+    from ..deps.manifest import fingerprint as deps_fingerprint
     from ..train.checkpoint import DEFAULT_CHECKPOINT
 
     if cfg.onnx is not None:
@@ -141,6 +142,7 @@ def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:
         "versions": "hwsqueeze {} finn-plus {} #{}".format(versions.get("hwsqueeze"), versions.get("finn-plus"),
                                                            _digest(versions)),
         "board": f"{b.name} ({b.part}, {b.clock_mhz:g} MHz) #{_digest(asdict(b))}",
+        "finn_deps": deps_fingerprint(),  # FINN+ writes the FINN_DEPS path into the HLS TCL at codegen
         "samples": f"samples from {cfg.samples}" if cfg.samples else "samples: the checkpoint's dataset if present",
         "folding": (f"folding config {Path(cfg.folding_config).name} #{sha256_file(Path(cfg.folding_config))[:16]}"
                     if cfg.folding_config else f"target_fps={cfg.target_fps} margin={cfg.margin:g} dsps={cfg.use_dsps}"),

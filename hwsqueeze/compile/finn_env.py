@@ -13,6 +13,11 @@ transformations as a library on any machine we:
   ``finn.xsi`` refuses to load without it; and bind a stub ``SimEngine`` that raises a clear error
   if anything actually tries RTL simulation;
 * set ``FINN_CUSTOM_HLS`` / ``FINN_RTLLIB`` (read by FINN's generated TCL) to the wheel's folders;
+* point ``FINN_DEPS`` (finn-hlslib, board files, nlohmann-json: what ``finn deps update`` fetches)
+  at hwsqueeze's deps cache when ``hwsqueeze deps fetch`` filled it and the user set no FINN_DEPS;
+* with real tools: ``XILINX_HLS`` from ``vitis_hls``/``vitis-run`` on PATH when unset, and
+  ``LD_LIBRARY_PATH`` for the simulator libraries by FINN+'s own rule (subprocesses only: ld.so
+  reads it at process start, which is why FINN's CLI re-executes itself);
 * import ``finn.custom_op.fpgadataflow.hls`` and ``.rtl`` so every HW op (including the base
   ``Reshape``, which is only registered by the rtl package) is known to qonnx.
 
@@ -27,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional
 
+from ..deps.manifest import installed_root
 from ..errors import HwsqueezeError
 
-__all__ = ["FinnEnv", "activate", "vivado_tools", "vivado_root", "versions"]
+__all__ = ["FinnEnv", "activate", "vivado_tools", "vivado_root", "versions", "ensure_xsi", "HLS_TOOLS"]
 
 _PLACEHOLDER_VIVADO = "/nonexistent/Xilinx/Vivado/2024.2"  # version-shaped: finn parses it
 
@@ -45,15 +51,20 @@ class FinnEnv:
 
     @property
     def has_vivado(self) -> bool:
-        return bool(self.tools.get("vivado")) and bool(self.tools.get("vitis_hls"))
+        return not self.missing_tools()
 
     def missing_tools(self) -> list:
-        return [t for t in ("vitis_hls", "vivado") if not self.tools.get(t)]
+        hls = any(self.tools.get(t) for t in HLS_TOOLS)
+        return ([] if hls else ["vitis_hls"]) + ([] if self.tools.get("vivado") else ["vivado"])
+
+
+# FINN+ runs `vitis_hls` up to Vivado 2024.2 and `vitis-run --mode hls` after (finn/util/hls.py).
+HLS_TOOLS = ("vitis_hls", "vitis-run")
 
 
 def vivado_tools() -> Dict[str, Optional[str]]:
     """Absolute paths of the Xilinx tools the bitstream stages need (None when not on PATH)."""
-    return {t: shutil.which(t) for t in ("vitis_hls", "vivado")}
+    return {t: shutil.which(t) for t in HLS_TOOLS + ("vivado",)}
 
 
 def vivado_root(vivado: str) -> str:
@@ -66,7 +77,7 @@ class _NoSimEngine:
     """Stands in for finn.xsi.SimEngine without Vivado; only RTL simulation would call it."""
 
     def __init__(self, *a, **k) -> None:
-        raise HwsqueezeError("RTL simulation needs Vivado's XSI (vivado not on PATH)")
+        raise HwsqueezeError("RTL simulation needs Vivado's XSI, which is not available here (see `hwsqueeze doctor`)")
 
 
 def activate(build_dir: Path) -> FinnEnv:
@@ -95,7 +106,18 @@ def activate(build_dir: Path) -> FinnEnv:
     for var, sub in (("FINN_CUSTOM_HLS", "custom_hls"), ("FINN_RTLLIB", "finn-rtllib")):
         if not os.environ.get(var):
             env[var] = str(pkg / sub)
+    deps = installed_root()
+    if deps is not None and not os.environ.get("FINN_DEPS"):
+        env["FINN_DEPS"] = str(deps)  # read by FINN's settings (finn_deps) and passed to its workers
+    hls_tool = next((tools[t] for t in HLS_TOOLS if tools.get(t)), None)
+    if hls_tool and not os.environ.get("XILINX_HLS"):
+        env["XILINX_HLS"] = vivado_root(hls_tool)
     os.environ.update(env)
+    if not stubbed:
+        from finn.interface.run_finn import prepend_ld_library_paths, xilinx_ld_library_paths
+
+        prepend_ld_library_paths(xilinx_ld_library_paths())
+        env["LD_LIBRARY_PATH"] = os.environ.get("LD_LIBRARY_PATH", "")
     if stubbed and "SimEngine" not in fxsi.__dict__:
         fxsi.SimEngine = _NoSimEngine  # type: ignore[attr-defined]
     fsettings.initialize_dummy_settings()
@@ -106,6 +128,24 @@ def activate(build_dir: Path) -> FinnEnv:
     import finn.custom_op.fpgadataflow.rtl  # noqa: F401
 
     return FinnEnv(build_dir=build_dir, tools=tools, vivado_stubbed=stubbed, env=env)
+
+
+def ensure_xsi() -> Optional[str]:
+    """Make FINN+'s XSI (Vivado's simulator interface, needed for simulation-based FIFO sizing)
+    available as FINN's CLI does at boot (``finn.xsi.ensure_available``: builds it once with
+    Vivado). Returns None when it is, else the reason; then a stand-in ``SimEngine`` that raises
+    a clear error is bound, so FINN's builder module (which imports SimEngine at import time)
+    still loads and the flows that need no simulator run."""
+    import finn.xsi as fxsi
+
+    if "SimEngine" in fxsi.__dict__ and fxsi.SimEngine is _NoSimEngine:
+        return "XSI not available (vivado not on PATH)"
+    try:
+        fxsi.ensure_available()
+        return None
+    except Exception as e:  # FINN raises FINNUserError / OSError; any failure means: no simulator
+        fxsi.SimEngine = _NoSimEngine  # type: ignore[attr-defined]
+        return (str(e).splitlines() or [f"XSI not available ({type(e).__name__})"])[0][:200]
 
 
 def versions() -> Dict[str, str]:

@@ -32,7 +32,7 @@ from typing import Dict, List, Optional
 from ..errors import MISSING_TOOL, HwsqueezeError
 
 __all__ = ["SimEnv", "prepare", "cache_root", "hls_dir", "ap_types_dir", "verilator_bin", "user_hlslib",
-           "vendored_tarball", "HLSLIB_TARBALL_ENV"]
+           "vendored_tarball", "bridged_hlslib", "HLSLIB_TARBALL_ENV"]
 
 CACHE_ENV = "HWSQUEEZE_SIM_CACHE"
 HLSLIB_TARBALL_ENV = "HWSQUEEZE_HLSLIB_TARBALL"
@@ -214,6 +214,18 @@ def _extract_hlslib(cache: Path, tarball: Path, xilinx_hls: Path) -> tuple[Path,
     shutil.rmtree(deps, ignore_errors=True)
     tmp.rename(deps)
     return deps, patches
+
+
+def bridged_hlslib(tarball: Path, cache: Path) -> tuple[Path, List[str]]:
+    """A finn-hlslib archive extracted under ``cache`` (folder holding ``finn-hlslib/``) and the
+    patches applied: hls/compat is added only when the g++ probe shows the copy lacks FINN+ 1.6.1's
+    API. Also used by ``hwsqueeze deps fetch`` for a local archive (one owner of the bridging)."""
+    ap_types = ap_types_dir()
+    if ap_types is None or not shutil.which("g++"):
+        raise HwsqueezeError("probing finn-hlslib needs g++ and the hls4ml wheel's ap_int.h "
+                             "(pip install --no-deps hls4ml==1.3.0)", MISSING_TOOL)
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    return _extract_hlslib(Path(cache), Path(tarball), _standin_root(Path(cache), ap_types))
 
 
 def prepare(build_dir: Path) -> SimEnv:

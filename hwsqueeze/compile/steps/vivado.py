@@ -43,33 +43,26 @@ def step_hw_ipgen(ctx, model):
     return model.transform(HLSSynthIP())
 
 
-def _fifo_simulator() -> bool:
-    """Whether FINN+'s simulation-based FIFO sizing can run (its XSI extension, from Vivado)."""
-    try:
-        from finn import xsi
-
-        xsi.ensure_available()
-        return bool(xsi.is_available())
-    except Exception:  # any failure to build/load XSI means: no simulator
-        return False
-
-
 def step_fifo_depths(ctx, model):
-    """FIFO sizing by simulation, else the Fire fork/join rule; then FIFO insertion (needs vivado)."""
+    """FIFO sizing by simulation (XSI), else the Fire fork/join rule; then FIFO insertion (needs vivado)."""
     _needs_tools(ctx)
+    from ..finn_env import ensure_xsi
+    from ..transforms.fifos import SetForkJoinFIFODepths
+
+    no_sim = ensure_xsi()  # before importing FINN's builder: it imports XSI's SimEngine at import time
     from finn.builder.build_dataflow_config import AutoFIFOSizingMethod
     from finn.builder.build_dataflow_steps import step_set_fifo_depths
 
-    from ..transforms.fifos import SetForkJoinFIFODepths
-
     # The rule's depths first: FINN's simulation replaces them when it runs; without it,
-    # force_minimal_fifos keeps them (InsertFIFO takes the max of the depth attributes) and the
-    # Fire modules cannot deadlock (see transforms/fifos.py).
+    # force_minimal_fifos keeps them (InsertFIFO makes each FIFO as deep as the larger of its
+    # producer's outFIFODepths and its consumer's inFIFODepths) and the Fire modules cannot
+    # deadlock (see transforms/fifos.py).
     model = model.transform(SetForkJoinFIFODepths())
     cfg = _finn_cfg(ctx)
-    if not _fifo_simulator():
+    if no_sim:
         cfg.auto_fifo_strategy = AutoFIFOSizingMethod.FORCE_MINIMAL_FIFOS
-        ctx.log("  FIFO sizing: no XSI simulator; Fire fork/join FIFOs by rule, others at minimal depth")
+        ctx.log(f"  FIFO sizing: {no_sim}: Fire fork/join FIFOs by rule, the others at minimal depth "
+                "(not sized by simulation)")
     return step_set_fifo_depths(model, cfg)
 
 
