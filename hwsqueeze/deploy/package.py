@@ -11,7 +11,11 @@ Layout (paths relative to the package root)::
     reference/graph.json        the HW-layer graph (see deploy/graph.py)
     reference/weights.npz       its integer weights and thresholds
     hw/<layer>/...              what FINN+'s code generation wrote (memblock.dat, thresh.h, ...)
-    bitfile/hwsqueeze.{bit,hwh} only when Vivado built them
+    bitfile/hwsqueeze.{bit,hwh} only when Vivado built them; a rebuild of the package keeps them
+                                (bitfile/stale/ when the design changed since, see assemble)
+    driver/settings.json        FINN+'s own driver settings (MakePYNQDriver), for finn-plus-driver:
+                                finn-plus-driver -b bitfile/hwsqueeze.bit -s driver/settings.json ...
+    README.md                   says whether there is a bitstream (deploy/readme.py)
     samples/images.npy          uint8 NHWC sample images; labels.json; expected_outputs.npy
                                 (FINN+'s own execution of the HW graph on them, at build time)
     hwsqueeze/                  the numpy-only board code (deploy/, reference/, runtime/)
@@ -32,7 +36,8 @@ from .iodma import PLATFORM
 from .packing import packed_width
 
 __all__ = ["FORMAT", "DEPLOY_JSON", "GRAPH_JSON", "WEIGHTS_NPZ", "HW_DIR", "BITFILE", "HWH", "SAMPLE_IMAGES",
-           "SAMPLE_LABELS", "SAMPLE_EXPECTED", "StreamSpec", "DeployMeta", "read_json", "read_meta", "write_meta",
+           "SAMPLE_LABELS", "SAMPLE_EXPECTED", "DRIVER_DIR", "FINN_SETTINGS", "STALE_BITFILE_DIR", "STALE_WHY",
+           "README", "StreamSpec", "DeployMeta", "read_json", "read_meta", "write_meta",
            "set_bitfile"]
 
 FORMAT = "hwsqueeze-deploy/2"
@@ -45,6 +50,11 @@ HWH = "bitfile/hwsqueeze.hwh"
 SAMPLE_IMAGES = "samples/images.npy"
 SAMPLE_LABELS = "samples/labels.json"
 SAMPLE_EXPECTED = "samples/expected_outputs.npy"
+DRIVER_DIR = "driver"  # FINN+'s name for it in its own deployment package
+FINN_SETTINGS = "driver/settings.json"
+STALE_BITFILE_DIR = "bitfile/stale"  # a kept bitstream of an earlier, different design
+STALE_WHY = "bitfile/stale/WHY.txt"
+README = "README.md"
 
 PathLike = Union[str, Path]
 
@@ -238,7 +248,10 @@ def write_meta(root: PathLike, meta: DeployMeta) -> Path:
 
 
 def set_bitfile(root: PathLike, bit: str = BITFILE, hwh: str = HWH) -> DeployMeta:
-    """Record a bitstream that the build copied into the package (both files must exist)."""
+    """Record a bitstream that the build copied into the package (both files must exist); the
+    package README then says so."""
+    from .readme import write_readme
+
     root = Path(root)
     for rel in (bit, hwh):
         if not (root / rel).is_file():
@@ -248,4 +261,5 @@ def set_bitfile(root: PathLike, bit: str = BITFILE, hwh: str = HWH) -> DeployMet
     manifest = root / MANIFEST  # the build wrote these files too: a rebuild may replace them
     listed = manifest.read_text().splitlines() if manifest.is_file() else []
     write_text(manifest, "\n".join(sorted(set(listed) | {bit, hwh})) + "\n")
+    write_readme(root, meta)
     return meta
