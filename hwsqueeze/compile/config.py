@@ -65,6 +65,8 @@ class BuildState:
     cpu_ops: List[str] = field(default_factory=list)
     folding: Dict[str, Any] = field(default_factory=dict)
     estimate: Dict[str, Any] = field(default_factory=dict)
+    resources: Dict[str, Any] = field(default_factory=dict)  # labelled: the estimate, or Vivado's measurement
+    timing: Dict[str, Any] = field(default_factory=dict)  # Vivado's routed timing summary (bitfile step)
     tools: Dict[str, Optional[str]] = field(default_factory=dict)
     versions: Dict[str, str] = field(default_factory=dict)
     provenance: Dict[str, str] = field(default_factory=dict)

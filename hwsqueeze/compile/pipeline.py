@@ -57,12 +57,14 @@ STEPS: List[Step] = [
     Step("folding", step_folding, _FOLD, writes=("folding_config.json",), sets=("folding",)),
     Step("minimize_bit_width", step_minimize_bit_width, _FOLD, check="streamline"),
     Step("estimates", step_estimates, _FOLD, writes=("estimates.json", "estimates.md", "estimates.png", "report/"),
-         sets=("estimate",)),
+         sets=("estimate", "resources")),
     Step("hw_codegen", step_hw_codegen, _FOLD, writes=("hw/",)),
     Step("deploy", step_deploy, _FOLD + ("samples",), writes=("deploy/",)),
     Step("hw_ipgen", step_hw_ipgen, _FOLD, needs_tools=True),
     Step("fifo_depths", step_fifo_depths, _FOLD, needs_tools=True),
-    Step("bitfile", step_bitfile, _FOLD, writes=("deploy/bitfile/",), needs_tools=True),
+    Step("bitfile", step_bitfile, _FOLD, writes=("deploy/bitfile/", "report/post_route_timing.rpt",
+                                                 "report/post_synth_report.xml", "report/resources.json"),
+         needs_tools=True, sets=("timing",)),
 ]
 ESTIMATE_LAST = "estimates"  # --estimate-only stops after this step
 
