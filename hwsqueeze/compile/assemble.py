@@ -20,7 +20,7 @@ import numpy as np
 from ..deploy import DeployMeta, StreamSpec, read_meta, write_graph, write_meta
 from ..deploy.package import (BITFILE, DRIVER_DIR, HW_DIR, HWH, SAMPLE_EXPECTED, SAMPLE_IMAGES, SAMPLE_LABELS,
                               STALE_BITFILE_DIR, STALE_WHY)
-from ..deploy.readme import write_readme
+from ..deploy.bitstream import write_readme
 from ..errors import HwsqueezeError
 from ..fsutil import atomic_dir
 from ..resources import resource_dir
@@ -37,7 +37,7 @@ def _keep_bitstream(old: Path, tmp: Path, prov: dict) -> bool:
     delete it. True (record it) when it was recorded there and every input the bitfile step
     depends on is unchanged; otherwise it goes to ``bitfile/stale/`` with WHY.txt (it belongs to
     another design, or was never recorded, e.g. timing failed), and is not recorded."""
-    from .pipeline import STEPS
+    from .config import DESIGN_KEYS
 
     if (old / STALE_BITFILE_DIR).is_dir():  # stale ones from before stay, too
         shutil.copytree(old / STALE_BITFILE_DIR, tmp / STALE_BITFILE_DIR)
@@ -47,8 +47,7 @@ def _keep_bitstream(old: Path, tmp: Path, prov: dict) -> bool:
         recorded = read_meta(old)
     except HwsqueezeError:
         recorded = None
-    depends = next(s.depends for s in STEPS if s.name == "bitfile")
-    changed = [k for k in depends if recorded is None or recorded.provenance.get(k) != prov.get(k)]
+    changed = [k for k in DESIGN_KEYS if recorded is None or recorded.provenance.get(k) != prov.get(k)]
     if recorded is not None and recorded.bitfile and not changed:
         (tmp / BITFILE).parent.mkdir(parents=True, exist_ok=True)
         for rel in (BITFILE, HWH):

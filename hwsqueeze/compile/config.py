@@ -120,6 +120,11 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+# The provenance keys that decide the hardware design (what the Vivado steps and a bitstream
+# depend on; pipeline.STEPS uses them, and a deploy rerun keeps a bitstream only if they hold).
+DESIGN_KEYS = ("source", "versions", "verify_n", "board", "folding")
+
+
 def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:
     """Fingerprints of every build input, by key (see ``pipeline.STEPS`` for who depends on what).
 

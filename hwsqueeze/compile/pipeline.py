@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
+from .config import DESIGN_KEYS
 from .steps.dataflow import (
     step_convert_to_hw,
     step_dataflow_partition,
@@ -43,7 +44,7 @@ class Step:
 
 _SOURCE = ("source", "versions", "verify_n")  # the model, the tool versions, the verification images
 _BOARD = _SOURCE + ("board",)
-_FOLD = _BOARD + ("folding",)
+_FOLD = DESIGN_KEYS  # = _BOARD + ("folding",)
 
 STEPS: List[Step] = [
     Step("export", step_export, _SOURCE, writes=("verify/input.npy", "verify/expected_logits.npy"),

@@ -103,7 +103,7 @@ def test_utilisation_ultrascale_matches_finn():
 def _package(root: Path) -> Path:
     """A minimal deploy package (hand-written deploy.json) for the step to install a bitstream into."""
     from hwsqueeze.deploy import StreamSpec, DeployMeta, write_meta
-    from hwsqueeze.deploy.readme import write_readme
+    from hwsqueeze.deploy.bitstream import write_readme
 
     d = root / "deploy"
     d.mkdir(parents=True)

@@ -1,19 +1,22 @@
-"""The deploy package's README.md: how to use the package, and whether it holds a bitstream.
+"""The bitstream in a deploy package: recording it (:func:`set_bitfile`) and the package's
+README.md, which says how to use the package and whether it holds a bitstream.
 
-Written when the package is assembled and again when a bitstream is recorded
-(:func:`~hwsqueeze.deploy.package.set_bitfile`), so it always says what the folder holds:
+The README is written when the package is assembled and again when a bitstream is recorded, so
+it always says what the folder holds:
 a bitstream (the notebooks and tests run on the FPGA), none (they run on the emulated board),
 or one kept from an earlier build of a different design (``bitfile/stale/``, never used).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Union
 
-from ..fsutil import write_text
-from .package import FINN_SETTINGS, README, STALE_BITFILE_DIR, STALE_WHY, DeployMeta
+from ..errors import HwsqueezeError
+from ..fsutil import MANIFEST, write_text
+from .package import BITFILE, FINN_SETTINGS, HWH, README, STALE_BITFILE_DIR, STALE_WHY, DeployMeta, read_meta, write_meta
 
-__all__ = ["render_readme", "write_readme"]
+__all__ = ["render_readme", "write_readme", "set_bitfile"]
 
 
 def _bitstream_lines(meta: DeployMeta, root: Path) -> List[str]:
@@ -66,3 +69,19 @@ def render_readme(meta: DeployMeta, root: Union[str, Path]) -> str:
 def write_readme(root: Union[str, Path], meta: DeployMeta) -> Path:
     """(Re)write the package's README.md atomically."""
     return write_text(Path(root) / README, render_readme(meta, root))
+
+
+def set_bitfile(root: Union[str, Path], bit: str = BITFILE, hwh: str = HWH) -> DeployMeta:
+    """Record a bitstream that the build copied into the package (both files must exist); the
+    package README then says so."""
+    root = Path(root)
+    for rel in (bit, hwh):
+        if not (root / rel).is_file():
+            raise HwsqueezeError(f"{root / rel} is missing: cannot record the bitstream")
+    meta = replace(read_meta(root), bitfile=bit, hwh=hwh)
+    write_meta(root, meta)
+    manifest = root / MANIFEST  # the build wrote these files too: a rebuild may replace them
+    listed = manifest.read_text().splitlines() if manifest.is_file() else []
+    write_text(manifest, "\n".join(sorted(set(listed) | {bit, hwh})) + "\n")
+    write_readme(root, meta)
+    return meta
