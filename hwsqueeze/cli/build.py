@@ -112,6 +112,10 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
     if est:
         click.echo(f"  estimate: {est['fps']:,.0f} FPS, {'fits' if est['fits'] else 'does not fit'} {board.name} "
                    f"(report: {res.out_dir / 'estimates.md'})")
+    used = res.summary.get("resources") or {}
+    if str(used.get("source", "")).startswith("vivado"):
+        click.echo(f"  measured by Vivado: LUT {used['lut']:,}, BRAM18 {used['bram18']}, DSP {used.get('dsp', 0)}, "
+                   f"WNS {(res.summary.get('timing') or {}).get('wns_ns')} ns (report: {res.out_dir / 'report'})")
     if res.message:
         click.echo(f"  {res.message}")
 

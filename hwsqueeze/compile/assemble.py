@@ -2,7 +2,8 @@
 :mod:`hwsqueeze.deploy` (the one owner of the package format).
 
 The package is built in a temporary folder that replaces ``deploy/`` only when complete, so a
-half-written package never looks complete. The board side (``deploy/``, ``reference/``,
+half-written package never looks complete; a bitstream already in ``deploy/`` is carried over
+(:func:`_keep_bitstream`), never deleted. ``driver/`` is FINN+'s own driver settings (:mod:`.driver`). The board side (``deploy/``, ``reference/``,
 ``runtime/``) is copied as a small ``hwsqueeze`` package that needs only numpy (and pynq on a
 real board).
 """
@@ -10,50 +11,62 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
 
-from ..deploy import DeployMeta, StreamSpec, write_graph, write_meta
-from ..deploy.package import HW_DIR, SAMPLE_EXPECTED, SAMPLE_IMAGES, SAMPLE_LABELS
+from ..deploy import DeployMeta, StreamSpec, read_meta, write_graph, write_meta
+from ..deploy.package import (BITFILE, DRIVER_DIR, HW_DIR, HWH, SAMPLE_EXPECTED, SAMPLE_IMAGES, SAMPLE_LABELS,
+                              STALE_BITFILE_DIR, STALE_WHY)
+from ..deploy.bitstream import write_readme
+from ..errors import HwsqueezeError
 from ..fsutil import atomic_dir
 from ..resources import resource_dir
+from .driver import io_from_settings, make_finn_driver, read_settings
 
-__all__ = ["write_deploy", "io_spec"]
+__all__ = ["write_deploy"]
 
 _PKG = Path(__file__).resolve().parents[1]
 BOARD_CODE = ("__init__.py", "errors.py", "fsutil.py", "deploy", "reference", "runtime")
 
 
-def io_spec(model, board, work_dir: Path) -> dict:
-    """Input/output datatypes and normal/folded/packed shapes exactly as FINN's PYNQ driver gets
-    them: the Vivado-free preparation of ``ZynqBuild`` (IODMAs, width converters, floorplan,
-    partitions) on a copy of the graph, then FINN's own ``get_driver_shapes``."""
-    import copy
+def _keep_bitstream(old: Path, tmp: Path, prov: dict) -> bool:
+    """Carry a bitstream of the earlier package at ``old`` into the new one at ``tmp`` — never
+    delete it. True (record it) when it was recorded there and every input the bitfile step
+    depends on is unchanged; otherwise it goes to ``bitfile/stale/`` with WHY.txt (it belongs to
+    another design, or was never recorded, e.g. timing failed), and is not recorded."""
+    from .config import DESIGN_KEYS
 
-    from finn.transformation.fpgadataflow.create_dataflow_partition import CreateDataflowPartition
-    from finn.transformation.fpgadataflow.floorplan import Floorplan
-    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
-    from finn.transformation.fpgadataflow.insert_iodma import InsertIODMA
-    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
-    from finn.util.basic import get_driver_shapes, pynq_native_port_width
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames
-
-    m = ModelWrapper(copy.deepcopy(model.model))
-    width = pynq_native_port_width.get(board.finn_board, 64)  # what ZynqBuild uses for this board
-    for t in (InsertIODMA(width), InsertDWC(), SpecializeLayers(board.part), Floorplan(),
-              CreateDataflowPartition(partition_model_dir=str(work_dir))):
-        m = m.transform(t).transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames())
-    s = get_driver_shapes(m)
-
-    def name(dt) -> str:  # FINN gives the datatype as text "DataType['UINT8']"
-        return str(dt).replace("DataType['", "").replace("']", "")
-
-    return {side: {"dma": dma, "dtype": name(s[f"{k}dt"][0]), "shape_normal": tuple(s[f"{k}shape_normal"][0]),
-                   "shape_folded": tuple(s[f"{k}shape_folded"][0]), "shape_packed": tuple(s[f"{k}shape_packed"][0])}
-            for side, k, dma in (("input", "i", "idma0"), ("output", "o", "odma0"))}
+    if (old / STALE_BITFILE_DIR).is_dir():  # stale ones from before stay, too
+        shutil.copytree(old / STALE_BITFILE_DIR, tmp / STALE_BITFILE_DIR)
+    if not ((old / BITFILE).is_file() and (old / HWH).is_file()):
+        return False
+    try:
+        recorded = read_meta(old)
+    except HwsqueezeError:
+        recorded = None
+    changed = [k for k in DESIGN_KEYS if recorded is None or recorded.provenance.get(k) != prov.get(k)]
+    if recorded is not None and recorded.bitfile and not changed:
+        (tmp / BITFILE).parent.mkdir(parents=True, exist_ok=True)
+        for rel in (BITFILE, HWH):
+            shutil.copy2(old / rel, tmp / rel)
+        return True
+    stale = tmp / STALE_BITFILE_DIR
+    stale.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while (stale / (f"hwsqueeze-{n}.bit" if n > 1 else "hwsqueeze.bit")).exists():
+        n += 1
+    stem = f"hwsqueeze-{n}" if n > 1 else "hwsqueeze"
+    shutil.copy2(old / BITFILE, stale / f"{stem}.bit")
+    shutil.copy2(old / HWH, stale / f"{stem}.hwh")
+    why = (f"{stem}.bit was never recorded in deploy.json (e.g. the build stopped on timing)" if not changed else
+           f"{stem}.bit was built for another design: " + "; ".join(
+               f"{k} was '{recorded.provenance.get(k)}', now '{prov.get(k)}'" for k in changed))
+    with open(tmp / STALE_WHY, "a", encoding="utf-8") as f:
+        f.write(why + "\n")
+    return False
 
 
 def _copy_board_code(dst: Path) -> None:
@@ -73,7 +86,6 @@ def _samples(model, dst: Path, size: int, classes: Optional[List[str]], data: Op
     graph on them (``expected_outputs.npy``): an independent fact the board tests compare with."""
     from ..data import generate_dataset, load_dataset
     from ..data.sampling import balanced_indices
-    from ..errors import HwsqueezeError
     from .verify import execute
 
     if data:
@@ -105,7 +117,8 @@ def write_deploy(model, build_dir: Path, board, state, classes: Optional[List[st
     from .to_reference import reference_graph
 
     build_dir = Path(build_dir)
-    io = io_spec(model, board, build_dir / "finn_tmp" / "driver_partitions")
+    driver_dir = make_finn_driver(model, board, build_dir / "finn_tmp" / "driver_partitions")
+    io = io_from_settings(read_settings(driver_dir))  # deploy.json says what FINN's driver reads
     logits_shape = state.output.get("logits_shape")
     if logits_shape:  # the CPU tail reshapes (1, 1, 1, 10) to (1, 10); the stream is the same
         io["output"]["shape_normal"] = tuple(int(s) for s in logits_shape)
@@ -117,6 +130,9 @@ def write_deploy(model, build_dir: Path, board, state, classes: Optional[List[st
                       estimates={k: state.estimate.get(k) for k in ("fps", "latency_ms")},
                       versions=state.versions, provenance=state.provenance)
     with atomic_dir(build_dir / "deploy") as tmp:
+        if _keep_bitstream(build_dir / "deploy", tmp, state.provenance):
+            meta = replace(meta, bitfile=BITFILE, hwh=HWH)
+        shutil.copytree(driver_dir, tmp / DRIVER_DIR)
         graph, arrays = reference_graph(model)
         write_graph(tmp, graph, arrays)
         shutil.copytree(build_dir / "hw", tmp / HW_DIR)
@@ -127,7 +143,7 @@ def write_deploy(model, build_dir: Path, board, state, classes: Optional[List[st
         shutil.copytree(resource_dir("board_tests"), tmp / "tests", ignore=ignore)
         _samples(model, tmp, int(meta.input.normal[0]), classes, samples)
         write_meta(tmp, meta)
-        (tmp / "README.md").write_text(_readme(meta))
+        write_readme(tmp, meta)
         script = tmp / "install-on-pynq.sh"
         script.write_text(_INSTALL.replace("@BOARD@", meta.board))
         script.chmod(0o755)
@@ -148,28 +164,3 @@ cp -r "$HERE"/. "$DEST"/
 chown -R xilinx:xilinx "$DEST" 2>/dev/null || echo "(not root or no user xilinx: files keep their owner)"
 echo "installed in $DEST: in Jupyter open $(basename "$DEST")/notebooks/01_classify.ipynb"
 """
-
-
-def _readme(meta: DeployMeta) -> str:
-    lines: List[str] = [
-        f"# hwsqueeze deploy package: {meta.model} ({meta.quant}) for {meta.board}", "",
-        "Copy this folder to the board and use it from Jupyter or Python:", "",
-        "```", f"scp -r deploy xilinx@pynq:~/hwsqueeze-{meta.board}",
-        f"ssh xilinx@pynq 'sudo sh ~/hwsqueeze-{meta.board}/install-on-pynq.sh'   # notebooks into Jupyter's folder",
-        "```", "",
-        "On the board (PYNQ 2.7 / 3.0 image: Python 3.8+, numpy, pynq; nothing to install):", "",
-        "```python", "from hwsqueeze.runtime import Accelerator",
-        "acc = Accelerator.open('.')   # real board if pynq finds one, else emulated",
-        "logits = acc.run(images_uint8_nhwc)", "```", "",
-        "- `notebooks/`: classify, verify (hardware vs bit-exact reference), throughput.",
-        "- `python3 -m hwsqueeze.runtime verify | classify IMG | benchmark | throughput_test`: the same from a shell.",
-        "- `tests/`: `python -m pytest tests` compares hardware and reference outputs (`HWSQUEEZE_BOARD=1` to "
-        "require the board).",
-        "- `reference/`: the HW-layer graph and its integer weights for the numpy reference engine.",
-        "- `hw/`: the HLS/RTL sources FINN+ generated; the emulated board computes from these.",
-        "- `samples/`: sample images with their labels (`labels.json` says whether they are real test images "
-        "or synthetic), and FINN+'s outputs for them.", "",
-        ("The bitstream is in `bitfile/`." if meta.bitfile else
-         "**No bitstream in this package**: it was built without Vivado. The notebooks and tests run against the "
-         "emulated board; build on a machine with Vivado/Vitis to get `bitfile/`."), ""]
-    return "\n".join(lines)

@@ -64,6 +64,8 @@ class BuildState:
     cpu_ops: List[str] = field(default_factory=list)
     folding: Dict[str, Any] = field(default_factory=dict)
     estimate: Dict[str, Any] = field(default_factory=dict)
+    resources: Dict[str, Any] = field(default_factory=dict)  # labelled: the estimate, or Vivado's measurement
+    timing: Dict[str, Any] = field(default_factory=dict)  # Vivado's routed timing summary (bitfile step)
     tools: Dict[str, Optional[str]] = field(default_factory=dict)
     versions: Dict[str, str] = field(default_factory=dict)
     provenance: Dict[str, str] = field(default_factory=dict)
@@ -115,6 +117,11 @@ def sha256_file(path: Path) -> str:
 
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# The provenance keys that decide the hardware design (what the Vivado steps and a bitstream
+# depend on; pipeline.STEPS uses them, and a deploy rerun keeps a bitstream only if they hold).
+DESIGN_KEYS = ("source", "versions", "verify_n", "board", "folding")
 
 
 def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
+from .config import DESIGN_KEYS
 from .steps.dataflow import (
     step_convert_to_hw,
     step_dataflow_partition,
@@ -43,7 +44,7 @@ class Step:
 
 _SOURCE = ("source", "versions", "verify_n")  # the model, the tool versions, the verification images
 _BOARD = _SOURCE + ("board",)
-_FOLD = _BOARD + ("folding",)
+_FOLD = DESIGN_KEYS  # = _BOARD + ("folding",)
 
 STEPS: List[Step] = [
     Step("export", step_export, _SOURCE, writes=("verify/input.npy", "verify/expected_logits.npy"),
@@ -57,12 +58,14 @@ STEPS: List[Step] = [
     Step("folding", step_folding, _FOLD, writes=("folding_config.json",), sets=("folding",)),
     Step("minimize_bit_width", step_minimize_bit_width, _FOLD, check="streamline"),
     Step("estimates", step_estimates, _FOLD, writes=("estimates.json", "estimates.md", "estimates.png", "report/"),
-         sets=("estimate",)),
+         sets=("estimate", "resources")),
     Step("hw_codegen", step_hw_codegen, _FOLD + ("finn_deps",), writes=("hw/",)),
     Step("deploy", step_deploy, _FOLD + ("samples",), writes=("deploy/",)),
     Step("hw_ipgen", step_hw_ipgen, _FOLD, needs_tools=True),
     Step("fifo_depths", step_fifo_depths, _FOLD, needs_tools=True),
-    Step("bitfile", step_bitfile, _FOLD, writes=("deploy/bitfile/",), needs_tools=True),
+    Step("bitfile", step_bitfile, _FOLD, writes=("deploy/bitfile/", "report/post_route_timing.rpt",
+                                                 "report/post_synth_report.xml", "report/resources.json"),
+         needs_tools=True, sets=("timing",)),
 ]
 ESTIMATE_LAST = "estimates"  # --estimate-only stops after this step
 

@@ -11,7 +11,9 @@ from ..fsutil import write_text as _write
 from .boards import Board
 from .estimates import IODMA_OVERHEAD, SHELL_OVERHEAD, Estimate
 
-__all__ = ["write_reports", "write_finn_reports", "write_time_per_step"]
+__all__ = ["write_reports", "write_finn_reports", "write_time_per_step", "write_resources", "RESOURCES_JSON"]
+
+RESOURCES_JSON = "report/resources.json"  # the design's resources: the estimate until Vivado measured them
 
 
 def write_finn_reports(model, board: Board, out_dir: Path) -> None:
@@ -42,6 +44,15 @@ def write_time_per_step(out_dir: Path, seconds: Dict[str, float]) -> None:
     report = Path(out_dir) / "report"
     report.mkdir(exist_ok=True)
     write_json(report / "time_per_step.json", {**seconds, "total_build_time": sum(seconds.values())}, indent=2)
+
+
+def write_resources(out_dir: Path, resources: dict) -> None:
+    """``report/resources.json``: LUT/FF/BRAM18/DSP totals of the whole design with ``source`` saying
+    whether they are FINN+'s estimate or Vivado's post-route utilisation (which then replaces the
+    estimate; the estimate stays beside it under ``estimate`` for comparison)."""
+    report = Path(out_dir) / "report"
+    report.mkdir(exist_ok=True)
+    write_json(Path(out_dir) / RESOURCES_JSON, resources, indent=2)
 
 
 def write_reports(est: Estimate, board: Board, out_dir: Path, extra: Optional[dict] = None) -> None:

@@ -11,7 +11,11 @@ Layout (paths relative to the package root)::
     reference/graph.json        the HW-layer graph (see deploy/graph.py)
     reference/weights.npz       its integer weights and thresholds
     hw/<layer>/...              what FINN+'s code generation wrote (memblock.dat, thresh.h, ...)
-    bitfile/hwsqueeze.{bit,hwh} only when Vivado built them
+    bitfile/hwsqueeze.{bit,hwh} only when Vivado built them; a rebuild of the package keeps them
+                                (bitfile/stale/ when the design changed since, see assemble)
+    driver/settings.json        FINN+'s own driver settings (MakePYNQDriver), for finn-plus-driver:
+                                finn-plus-driver -b bitfile/hwsqueeze.bit -s driver/settings.json ...
+    README.md                   says whether there is a bitstream (deploy/bitstream.py)
     samples/images.npy          uint8 NHWC sample images; labels.json; expected_outputs.npy
                                 (FINN+'s own execution of the HW graph on them, at build time)
     hwsqueeze/                  the numpy-only board code (deploy/, reference/, runtime/)
@@ -21,19 +25,19 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import HwsqueezeError
-from ..fsutil import MANIFEST, write_json, write_text
+from ..fsutil import write_json
 from .datatypes import is_known_dtype
 from .iodma import PLATFORM
 from .packing import packed_width
 
 __all__ = ["FORMAT", "DEPLOY_JSON", "GRAPH_JSON", "WEIGHTS_NPZ", "HW_DIR", "BITFILE", "HWH", "SAMPLE_IMAGES",
-           "SAMPLE_LABELS", "SAMPLE_EXPECTED", "StreamSpec", "DeployMeta", "read_json", "read_meta", "write_meta",
-           "set_bitfile"]
+           "SAMPLE_LABELS", "SAMPLE_EXPECTED", "DRIVER_DIR", "FINN_SETTINGS", "STALE_BITFILE_DIR", "STALE_WHY",
+           "README", "StreamSpec", "DeployMeta", "read_json", "read_meta", "write_meta"]
 
 FORMAT = "hwsqueeze-deploy/2"
 DEPLOY_JSON = "deploy.json"
@@ -45,6 +49,11 @@ HWH = "bitfile/hwsqueeze.hwh"
 SAMPLE_IMAGES = "samples/images.npy"
 SAMPLE_LABELS = "samples/labels.json"
 SAMPLE_EXPECTED = "samples/expected_outputs.npy"
+DRIVER_DIR = "driver"  # FINN+'s name for it in its own deployment package
+FINN_SETTINGS = "driver/settings.json"
+STALE_BITFILE_DIR = "bitfile/stale"  # a kept bitstream of an earlier, different design
+STALE_WHY = "bitfile/stale/WHY.txt"
+README = "README.md"
 
 PathLike = Union[str, Path]
 
@@ -235,17 +244,3 @@ def write_meta(root: PathLike, meta: DeployMeta) -> Path:
     _stream(_Fields(path, {"s": asdict(meta.input)}), "s")  # refuse to write what we would refuse to read
     _stream(_Fields(path, {"s": asdict(meta.output)}), "s")
     return write_json(path, meta.to_dict())
-
-
-def set_bitfile(root: PathLike, bit: str = BITFILE, hwh: str = HWH) -> DeployMeta:
-    """Record a bitstream that the build copied into the package (both files must exist)."""
-    root = Path(root)
-    for rel in (bit, hwh):
-        if not (root / rel).is_file():
-            raise HwsqueezeError(f"{root / rel} is missing: cannot record the bitstream")
-    meta = replace(read_meta(root), bitfile=bit, hwh=hwh)
-    write_meta(root, meta)
-    manifest = root / MANIFEST  # the build wrote these files too: a rebuild may replace them
-    listed = manifest.read_text().splitlines() if manifest.is_file() else []
-    write_text(manifest, "\n".join(sorted(set(listed) | {bit, hwh})) + "\n")
-    return meta

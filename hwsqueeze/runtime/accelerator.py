@@ -2,8 +2,8 @@
 
 ``Accelerator(deploy_dir)`` loads the bitstream with pynq and drives FINN+'s Zynq IODMA
 protocol exactly as ``finn_plus_driver`` does (register map and order: :mod:`hwsqueeze.deploy.iodma`):
-pack the folded input, flush, program the output DMA then the input DMA, poll the output DMA's
-ap_done — with a timeout — invalidate and unpack. ``Accelerator.emulated()`` runs
+pack the folded input into a cacheable DMA buffer, flush it, program the output DMA then the
+input DMA, poll the output DMA's ap_done — with a timeout — invalidate the output buffer and unpack. ``Accelerator.emulated()`` runs
 the same code against :class:`~hwsqueeze.runtime.emulator.EmulatedBoard`. numpy only; pynq is
 imported only when a real board is used.
 """
@@ -126,8 +126,11 @@ class Accelerator(FinnDriverNames):
             return
         self._free()
         cap = max(n, 1)
-        self._ibuf = self._allocate(shape=(cap,) + self.meta.input.packed, dtype=np.uint8)
-        self._obuf = self._allocate(shape=(cap,) + self.meta.output.packed, dtype=np.uint8)
+        # Cacheable, as finn-plus-driver allocates on zynq-iodma: the CPU packs and unpacks at cache
+        # speed; the Zynq's caches are not coherent with the DMAs, so _execute flushes the input
+        # before the device reads it and invalidates the output after the device wrote it.
+        self._ibuf = self._allocate(shape=(cap,) + self.meta.input.packed, dtype=np.uint8, cacheable=True)
+        self._obuf = self._allocate(shape=(cap,) + self.meta.output.packed, dtype=np.uint8, cacheable=True)
 
     def _execute(self, packed: np.ndarray, times: Optional[Dict[str, float]] = None) -> np.ndarray:
         """One batch through the DMAs: the FINN Zynq IODMA protocol on packed buffers."""
@@ -135,7 +138,7 @@ class Accelerator(FinnDriverNames):
         self._buffers(n)
         t0 = time.perf_counter()
         self._ibuf[:n] = packed
-        self._ibuf.flush()
+        self._ibuf.flush()  # CPU cache -> DDR: without it the IODMA reads stale input
         t1 = time.perf_counter()
         odma_name = self.meta.output.dma
         if not self._odma.read(CTRL) & AP_IDLE:
@@ -153,7 +156,7 @@ class Accelerator(FinnDriverNames):
                                      f"{self.timeout_s:g} s (status 0x{self._odma.read(CTRL):x}); "
                                      "the accelerator is stuck: reload the overlay")
         t2 = time.perf_counter()
-        self._obuf.invalidate()
+        self._obuf.invalidate()  # drop stale cache lines: without it we read old output, not the DMA's
         out = np.array(self._obuf[:n])
         t3 = time.perf_counter()
         if times is not None:

@@ -1,7 +1,8 @@
 """A register-level emulated PYNQ board for a deploy package.
 
 It offers what :class:`~hwsqueeze.runtime.accelerator.Accelerator` uses on a real board: an
-``allocate()`` returning DDR buffers with a physical address, ``flush()``/``invalidate()``, and
+``allocate()`` returning DDR buffers with a physical address, ``flush()``/``invalidate()`` with
+the Zynq's non-coherent caches modelled for cacheable buffers (:class:`EmulatedBuffer`), and
 the two FINN IODMAs as register files with ``read``/``write`` (map: :mod:`hwsqueeze.deploy.iodma`).
 When the input DMA is started while the output DMA is armed, the "hardware" reads the packed
 input words from emulated DDR, splits them into values bit by bit as the stream would, runs
@@ -33,19 +34,44 @@ _DDR_BASE = 0x1000_0000
 
 
 class EmulatedBuffer(np.ndarray):
-    """A numpy array living at a 'physical address' of the emulated DDR (like pynq's buffers)."""
+    """A numpy array living at a 'physical address' of the emulated DDR (like pynq's buffers).
+
+    The array is the CPU's view. A ``cacheable`` buffer has its own DDR copy, as on a Zynq whose
+    ARM caches are not coherent with the fabric's DMA: the device reads DDR, so CPU writes reach
+    it only after :meth:`flush`, and device writes reach the CPU only after :meth:`invalidate`
+    (which also drops CPU writes that were not flushed). A non-cacheable buffer is its DDR.
+    """
 
     physical_address: int
     device_address: int
 
-    def flush(self) -> None:  # caches are coherent in the emulation; counted for the tests
+    def __array_finalize__(self, obj) -> None:  # slices and views share the allocation
+        if obj is not None:
+            for k in ("_board", "_home", "physical_address", "device_address"):
+                if hasattr(obj, k):
+                    setattr(self, k, getattr(obj, k))
+
+    @property
+    def cacheable(self) -> bool:
+        return self._home._ddr is not None
+
+    def _cpu_bytes(self) -> np.ndarray:
+        return np.asarray(self._home).reshape(-1).view(np.uint8)
+
+    def flush(self) -> None:
+        """CPU writes -> DDR (the whole allocation, as pynq does)."""
         self._board.flushes += 1
+        if self._home._ddr is not None:
+            self._home._ddr[:] = self._cpu_bytes()
 
     def invalidate(self) -> None:
+        """DDR -> what the CPU reads (the whole allocation)."""
         self._board.invalidates += 1
+        if self._home._ddr is not None:
+            self._cpu_bytes()[:] = self._home._ddr
 
     def freebuffer(self) -> None:
-        self._board._free(self)
+        self._board._free(self._home)
 
     close = freebuffer
 
@@ -127,9 +153,12 @@ class EmulatedBoard:
         raise AttributeError(name)
 
     # ------------------------------------------------------------ emulated DDR
-    def allocate(self, shape, dtype=np.uint8) -> EmulatedBuffer:
+    def allocate(self, shape, dtype=np.uint8, cacheable: bool = False, target=None, **kwargs) -> EmulatedBuffer:
+        """pynq's ``allocate(shape, dtype, target=None, cacheable=...)``: non-cacheable by default, as
+        in pynq; see :class:`EmulatedBuffer` for what caching means here."""
         buf = np.zeros(shape, dtype=dtype).view(EmulatedBuffer)
-        buf._board = self
+        buf._board, buf._home = self, buf
+        buf._ddr = np.zeros(buf.nbytes, np.uint8) if cacheable else None
         buf.physical_address = buf.device_address = self._next
         self._mem[self._next] = buf
         self._next += (buf.nbytes + 0xFFF) & ~0xFFF  # page aligned, like CMA
@@ -141,7 +170,8 @@ class EmulatedBoard:
     def _bytes_at(self, address: int, nbytes: int) -> np.ndarray:
         for base, buf in self._mem.items():
             if base <= address and address + nbytes <= base + buf.nbytes:
-                return buf.reshape(-1).view(np.uint8)[address - base: address - base + nbytes]
+                ddr = buf._ddr if buf._ddr is not None else buf._cpu_bytes()  # what the DMA sees
+                return ddr[address - base: address - base + nbytes]
         raise HwsqueezeError(f"emulated DMA access to unmapped DDR range 0x{address:x}+{nbytes}")
 
     # ------------------------------------------------------------ the dataflow "hardware"

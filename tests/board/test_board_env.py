@@ -104,8 +104,8 @@ def test_real_board_code_path_through_pynq(tmp_path, monkeypatch):
             dma, off = self._dma(address)
             dma.write(off, int.from_bytes(bytes(data)[:4], "little"))
 
-        def allocate(self, shape, dtype, **kwargs):
-            return board.allocate(shape, dtype)
+        def allocate(self, shape, dtype, **kwargs):  # pynq.allocate's keywords (cacheable=...) passed on
+            return board.allocate(shape, dtype, **kwargs)
 
     dev = FakeDevice()
     # pynq.allocate() allocates on Device.active_device (backed by _active_device); removed after
@@ -124,6 +124,7 @@ def test_real_board_code_path_through_pynq(tmp_path, monkeypatch):
     with Accelerator(d) as acc:
         assert acc.target == "board"
         out = acc.run(x)
+        assert acc._ibuf.cacheable and acc._obuf.cacheable  # asked for through pynq.allocate(cacheable=True)
     np.testing.assert_array_equal(out, Reference.from_deploy(DEPLOY).run(x))
     writes = [(dma, off) for dma, _, off, _ in board.log]
     assert writes[:4] == [("odma0", 0x10), ("odma0", 0x14), ("odma0", 0x1C), ("odma0", 0x00)]

@@ -118,13 +118,16 @@ def step_minimize_bit_width(ctx, model):
 def step_estimates(ctx, model):
     """estimates.json / .md / .png, and FINN's report/estimate_*.json, for the folded design."""
     from ..estimates import estimate
-    from ..report import write_finn_reports, write_reports
+    from ..report import write_finn_reports, write_reports, write_resources
 
     est = estimate(model, ctx.cfg.board, ctx.cfg.margin)
     write_reports(est, ctx.cfg.board, ctx.cfg.out_dir, extra={"folding": ctx.state.folding,
                                                               "source": ctx.state.source})
     write_finn_reports(model, ctx.cfg.board, ctx.cfg.out_dir)
     ctx.state.estimate = {k: getattr(est, k) for k in ("fps", "latency_ms", "fits", "totals", "bottleneck")}
+    ctx.state.resources = {"source": "estimate (FINN+ analytical estimates + hwsqueeze's overheads; Vivado "
+                                     "replaces them after the bitfile step)", **est.totals}
+    write_resources(ctx.cfg.out_dir, ctx.state.resources)
     t = est.totals
     ctx.log(f"  estimate: {est.fps:,.0f} FPS at {est.clock_mhz:g} MHz, latency {est.latency_ms:.2f} ms, "
             f"LUT {t['lut']:,}/{est.budget['lut']:,}, BRAM18 {t['bram18']}/{est.budget['bram18']}, "

@@ -2,7 +2,8 @@
 
 Each runs FINN+'s own transformation when ``vitis_hls`` and ``vivado`` are on PATH; otherwise it
 raises :class:`MissingTools`, which the runner turns into the one-line "no bitstream" result.
-Never a fake bitstream.
+Never a fake bitstream. After ZynqBuild, Vivado's own reports are read (:mod:`..vivado_reports`):
+a design that misses timing fails the build and its bitstream is not put into the package.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import shutil
 from pathlib import Path
 from typing import List
 
-__all__ = ["MissingTools", "step_hw_ipgen", "step_fifo_depths", "step_bitfile"]
+__all__ = ["MissingTools", "step_hw_ipgen", "step_fifo_depths", "step_bitfile", "record_vivado_results",
+           "install_bitstream"]
 
 
 class MissingTools(Exception):
@@ -67,18 +69,45 @@ def step_fifo_depths(ctx, model):
 
 
 def step_bitfile(ctx, model):
-    """Stitched IP, Zynq shell and bitstream via FINN's ZynqBuild; bit + hwh into deploy/ (needs vivado)."""
+    """Stitched IP, Zynq shell and bitstream via FINN's ZynqBuild; timing checked; bit + hwh into deploy/ (needs vivado)."""
     _needs_tools(ctx)
     from finn.transformation.fpgadataflow.make_zynq_proj import ZynqBuild
 
+    b = ctx.cfg.board
+    model = model.transform(ZynqBuild(platform=b.finn_board, period_ns=b.clk_ns))
+    record_vivado_results(ctx, model)  # fails here, before the package gets the bitstream, if timing is not met
+    install_bitstream(ctx.path("deploy"), Path(model.get_metadata_prop("bitfile")),
+                      Path(model.get_metadata_prop("hw_handoff")))
+    return model
+
+
+def record_vivado_results(ctx, model) -> None:
+    """Vivado's timing summary and utilisation (left by ZynqBuild) into report/, the build state and
+    report/resources.json (measured, replacing the estimate); then the timing check."""
+    from ..report import write_resources
+    from ..vivado_reports import TIMING_RPT, UTIL_XML, check_timing, copy_reports, parse_timing_summary, parse_utilisation
+
+    out = ctx.cfg.out_dir
+    files = copy_reports(model, out)
+    ctx.state.timing = {**parse_timing_summary(files[TIMING_RPT].read_text(errors="replace"), str(files[TIMING_RPT])),
+                        "clock_mhz": ctx.cfg.board.clock_mhz, "report": TIMING_RPT}
+    used = parse_utilisation(files[UTIL_XML])
+    ctx.state.resources = {"source": f"vivado post-route utilisation ({UTIL_XML})", **used,
+                           "estimate": (ctx.state.estimate or {}).get("totals")}
+    write_resources(out, ctx.state.resources)
+    t = ctx.state.timing
+    ctx.log(f"  vivado: WNS {t.get('wns_ns')} ns, WHS {t.get('whs_ns')} ns at {ctx.cfg.board.clock_mhz:g} MHz; "
+            f"LUT {used['lut']:,}, FF {used.get('ff', 0):,}, BRAM18 {used['bram18']}, DSP {used.get('dsp', 0)} "
+            f"(measured; report/resources.json)")
+    check_timing(t, ctx.cfg.board.clock_mhz, out / TIMING_RPT)
+
+
+def install_bitstream(deploy: Path, bit: Path, hwh: Path) -> None:
+    """Copy the bitstream and its hardware handoff into the deploy package and record them."""
     from ...deploy import set_bitfile
     from ...deploy.package import BITFILE, HWH
 
-    b = ctx.cfg.board
-    model = model.transform(ZynqBuild(platform=b.finn_board, period_ns=b.clk_ns))
-    deploy = ctx.path("deploy")
     (deploy / BITFILE).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(Path(model.get_metadata_prop("bitfile")), deploy / BITFILE)
-    shutil.copy(Path(model.get_metadata_prop("hw_handoff")), deploy / HWH)
+    shutil.copy(bit, deploy / BITFILE)
+    shutil.copy(hwh, deploy / HWH)
     set_bitfile(deploy)
-    return model
