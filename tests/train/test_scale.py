@@ -39,13 +39,14 @@ def test_torchrun_two_gloo_processes_match_one(tmp_path):
     worst = max(float((a[k].double() - b[k].double()).abs().max() / (1.0 + a[k].double().abs().max()))
                 for k in a if a[k].is_floating_point())
     # same images, same augmentation, same global BatchNorm statistics: only the order of float
-    # sums differs (gradient all-reduce, per-process partial sums), ~1e-7 per step, growing
-    # slowly over 16 SGD steps
-    assert worst < 1e-4, worst
+    # sums differs (gradient all-reduce, per-process partial sums), amplified over 16 SGD steps.
+    # Measured: 1.3e-4 here, and 5.0e-4 between two single-process runs with 1 and 2 threads
+    # (the same kind of difference); a wrong shard or unsynchronised BatchNorm gives > 1e-2.
+    assert worst < 2e-3, worst
     assert any(not torch.equal(a[k], b[k]) for k in a)  # two processes really ran their own sums
     la = [e["train_loss"] for e in json.loads((tmp_path / "one" / "metrics.json").read_text())["epochs"]]
     lb = [e["train_loss"] for e in json.loads((tmp_path / "two" / "metrics.json").read_text())["epochs"]]
-    assert np.allclose(la, lb, rtol=1e-4), (la, lb)
+    assert np.allclose(la, lb, rtol=1e-4), (la, lb)  # measured 1.4e-5
 
 
 def test_processes_together_see_the_single_process_batches():
@@ -58,7 +59,10 @@ def test_processes_together_see_the_single_process_batches():
     for step, (xs, ys) in enumerate(single):
         assert torch.equal(torch.cat([p[step][0] for p in parts]), xs)
         assert torch.equal(torch.cat([p[step][1] for p in parts]), ys)
-    idx = [list(GlobalBatchSampler(50, 12, seed=3, rank=r, world=3)) for r in range(3)]
+    samplers = [GlobalBatchSampler(50, 12, seed=3, rank=r, world=3) for r in range(3)]
+    for smp in samplers:
+        smp.set_epoch(2)
+    idx = [list(smp) for smp in samplers]
     for step, ys in enumerate(single):
         assert sum((i[step] for i in idx), []) == ys[1].tolist()
 
