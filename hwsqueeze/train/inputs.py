@@ -46,9 +46,8 @@ class TrainData:
                  max_train=None, max_test=None) -> None:
         self.kind, self.env, self.batch, self.seed = kind, env, batch, seed
         if kind == "cache":
-            px = size if data.startswith("generated:") else None  # folders: any one size, checked below
-            train = load_dataset(data, "train", size=px).subset(max_train)
-            self.test = load_dataset(data, "test", size=px).subset(max_test)
+            train = load_dataset(data, "train", size=size).subset(max_train)  # the model's input size
+            self.test = load_dataset(data, "test", size=size).subset(max_test)
             self.classes, self.test_classes, self.n = train.classes, self.test.classes, len(train)
             self.size = train.images.shape[1]
             dev = env.device if _fits(env.device, train.images.nbytes) else torch.device("cpu")
