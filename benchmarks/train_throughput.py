@@ -12,11 +12,14 @@ import time
 import torch
 
 from hwsqueeze.models import create
+from hwsqueeze.train.amp import fp32_act_quantizers
 
 
 def steps_per_s(model_name: str, quant: str, bf16: bool, batch: int, steps: int) -> float:
     torch.manual_seed(0)
     m = create(model_name, quant).to(memory_format=torch.channels_last).train()
+    if bf16:  # as `hwsqueeze train` does: activation quantizers in fp32 under autocast (train/amp.py)
+        fp32_act_quantizers(m, "cpu")
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
     x = torch.randint(0, 256, (batch, 3, m.arch.input_size, m.arch.input_size)).float()
     x = x.contiguous(memory_format=torch.channels_last)

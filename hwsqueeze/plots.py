@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["confusion_matrix_png"]
+__all__ = ["confusion_matrix_png", "estimates_png", "learning_curve_png"]
 
 
 def _plt():
@@ -63,5 +63,27 @@ def estimates_png(layers: Sequence[dict], totals: dict, budget: dict, margin: fl
     fig.tight_layout()
     tmp = path.with_name(path.stem + ".tmp.png")
     fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def learning_curve_png(epochs: Sequence[dict], path: Path, title: str = "") -> None:
+    """Training loss and train/test top-1 per epoch (``metrics.json``'s records), written atomically."""
+    plt = _plt()
+    x = [e["epoch"] for e in epochs]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax_loss.plot(x, [e["train_loss"] for e in epochs], "o-", color="tab:red")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("training loss")
+    ax_acc.plot(x, [e["train_acc"] for e in epochs], "o-", label="train (augmented)")
+    ax_acc.plot(x, [e.get("test_top1", float("nan")) for e in epochs], "s-", label="test top-1")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100)
     plt.close(fig)
     tmp.replace(path)

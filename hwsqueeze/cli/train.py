@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -30,29 +32,57 @@ from ..errors import HwsqueezeError
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--max-train", type=int, default=None, help="Use only N training images.")
 @click.option("--max-test", type=int, default=None, help="Evaluate on N test images.")
+@click.option("--dropout", type=float, default=None, help="Classifier dropout (default: the model's, 0.5).")
+@click.option("--device", default="auto", show_default=True, help="auto (the best available), cpu, cuda, mps.")
+@click.option("--loader", default="auto", show_default=True,
+              help="cache (decoded uint8 set in memory), stream (image folders of any size), auto.")
+@click.option("--workers", type=int, default=None, help="DataLoader workers per process (stream loader).")
+@click.option("--threads", type=int, default=None, help="CPU threads per process (default: torch's; cores/N under torchrun).")
+@click.option("--sync-bn", is_flag=True, help="BatchNorm statistics over all processes' batches (torchrun).")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model for the training steps.")
+@click.option("--teacher", default=None, help="Distil from this checkpoint (usually the --init float model).")
+@click.option("--kd-temperature", type=float, default=4.0, show_default=True, help="Distillation temperature.")
+@click.option("--kd-weight", type=float, default=0.5, show_default=True, help="Weight of the distillation loss.")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/last.pt if present.")
-@click.option("--quiet", is_flag=True, help="No progress bar (one line per epoch only).")
+@click.option("--quiet", is_flag=True, help="No progress bar (a progress line a minute, one line per epoch).")
 def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epochs, batch_size, lr, weight_decay,
-          label_smoothing, sparsity, bf16, seed, max_train, max_test, resume, quiet) -> None:
-    """Train a model: float pretraining (--quant float) or QAT (optionally --init FLOAT.pt)."""
+          label_smoothing, sparsity, bf16, seed, max_train, max_test, dropout, device, loader, workers, threads, sync_bn,
+          compile_, teacher, kd_temperature, kd_weight, resume, quiet) -> None:
+    """Train a model: float pretraining (--quant float) or QAT (optionally --init FLOAT.pt).
+
+    Several processes: `torchrun --nproc_per_node N .venv/bin/hwsqueeze train ...` (DDP;
+    --batch-size is the global batch).
+    """
     from ..train.validate import check_options, check_writable
 
     opts = dict(data=data, out=out, model=model_name, quant=quant, weight_bits=wbits, act_bits=abits,
                 width=width, bypass=bypass, init=init, epochs=epochs, batch_size=batch_size, lr=lr,
                 weight_decay=weight_decay, label_smoothing=label_smoothing, sparsity=sparsity, bf16=bf16,
-                seed=seed, max_train=max_train, max_test=max_test)
+                seed=seed, max_train=max_train, max_test=max_test, dropout=dropout, device=device, loader=loader,
+                workers=workers, threads=threads, sync_bn=sync_bn, compile=compile_, teacher=teacher, kd_temperature=kd_temperature,
+                kd_weight=kd_weight)
     check_options(opts)  # before torch is imported: a bad value costs no wait
     check_writable(out, "--out", is_dir=True)
-    if init is not None:
-        _existing_file(init, "--init")
+    for path, option in ((init, "--init"), (teacher, "--teacher")):
+        if path is not None:
+            _existing_file(path, option)
+    import logging
+
     from ..train import TrainConfig, train as run
 
+    log = logging.getLogger("hwsqueeze.train")  # the library logs; the command prints it
+    if not log.handlers:
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
     cfg = TrainConfig(**opts)
     try:
-        summary = run(cfg, resume=resume, progress=not quiet, log=lambda m: click.echo(m, err=True))
+        summary = run(cfg, resume=resume, progress=not quiet and sys.stderr.isatty())
     except ValueError as e:
         raise HwsqueezeError(str(e)) from None
-    click.echo(json.dumps({"out": out, "test_top1": summary["test_top1"], "epochs": len(summary["epochs"])}))
+    if int(os.environ.get("RANK", "0")) == 0:
+        click.echo(json.dumps({"out": out, "test_top1": summary["test_top1"], "epochs": len(summary["epochs"])}))
 
 
 @click.command("eval")
@@ -62,8 +92,9 @@ def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epoch
 @click.option("--n", "limit", type=int, default=None, help="Only the first N images (class-balanced).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", default=None, help="Write a confusion-matrix PNG.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, mps.")
 def evaluate(data: str, checkpoint: Optional[str], split: str, limit: Optional[int], as_json: bool,
-             plot: Optional[str]) -> None:
+             plot: Optional[str], device: str) -> None:
     """Top-1 / top-5 accuracy of a checkpoint.
 
     Class names come from the checkpoint (what the model was trained on); a dataset whose class
@@ -81,6 +112,9 @@ def evaluate(data: str, checkpoint: Optional[str], split: str, limit: Optional[i
     from ..train import DEFAULT_CHECKPOINT, class_names, model_from_checkpoint
     from ..train.loop import evaluate as run_eval
 
+    from ..train.distributed import resolve_device
+
+    dev = resolve_device(device)
     model, ck = model_from_checkpoint(Path(checkpoint) if checkpoint else None)
     size = model.arch.input_size
     ds = load_dataset(data, split, size=size).subset(limit)
@@ -90,7 +124,7 @@ def evaluate(data: str, checkpoint: Optional[str], split: str, limit: Optional[i
     if names is not None and names != ds.classes:
         click.echo(f"warning: dataset classes {ds.classes} differ from the checkpoint's {names}; "
                    "compared by label index", err=True)
-    res = run_eval(model, ds)
+    res = run_eval(model.to(dev), ds, dev)
     out = {"top1": res["top1"], "top5": res["top5"], "n": res["n"], "split": split,
            "checkpoint": str(checkpoint or DEFAULT_CHECKPOINT), "model": ck["config"]["model"],
            "quant": ck["config"].get("quant"), "classes": names}

