@@ -25,8 +25,9 @@
  * pixel, cycle t runs
  *   - the 3x3 step t             while t < T3 = NF3 * SF3 (reads the input on
  *                                its first neuron fold, like the MVAU),
- *   - the 1x1 step t - O         while O <= t < O + T1, O = cycle after the
- *                                centre tap has streamed in, T1 = NF1 * SF1,
+ *   - the 1x1 step t - O         while O <= t < O + T1, O = ceil((KK/2 + 1) * C /
+ *                                SIMD3) = the cycle after the centre tap has streamed
+ *                                in (SIMD3 need only divide KK * C), T1 = NF1 * SF1,
  *   - output word t of the PREVIOUS pixel while t < E = (CH1 + CH3) / OPE
  *                                (double-buffered output, so emission overlaps
  *                                compute),
@@ -51,7 +52,7 @@ constexpr unsigned long fire_expand_cycles(unsigned C, unsigned KK, unsigned CH1
                                            unsigned CH3, unsigned SIMD3, unsigned PE3, unsigned OPE,
                                            unsigned long reps) {
   return reps * fire_expand_max(fire_expand_max((CH3 / PE3) * (KK * C / SIMD3),
-                                                (KK / 2 + 1) * C / SIMD3 + (CH1 / PE1) * (C / SIMD1)),
+                                                ((KK / 2 + 1) * C + SIMD3 - 1) / SIMD3 + (CH1 / PE1) * (C / SIMD1)),
                                 (CH1 + CH3) / OPE) +
          (CH1 + CH3) / OPE;
 }
@@ -69,13 +70,15 @@ constexpr unsigned long fire_expand_cycles(unsigned C, unsigned KK, unsigned CH1
  * \param  in     KK * C / SIMD3 words per output pixel, ap_uint<SIMD3 * A>
  * \param  out    (CH1 + CH3) / OPE words per output pixel, ap_uint<OPE * B>
  * \param  reps   number of output pixels (FINN's numReps)
+ * \param  r1, r3 multiplier resource of each part (ap_resource_lut() / _dsp())
  */
 template<unsigned C, unsigned KK, unsigned CH1, unsigned SIMD1, unsigned PE1, unsigned CH3, unsigned SIMD3,
          unsigned PE3, unsigned OPE, typename TSrcI, typename TDstI, typename TWeightI, typename TI, typename TO,
-         typename TW1, typename TA1, typename TW3, typename TA3, typename R>
+         typename TW1, typename TA1, typename TW3, typename TA3, typename R1, typename R3>
 unsigned long FireExpand_Batch(hls::stream<TI> &in, hls::stream<TO> &out, TW1 const &weights1, TA1 const &act1,
-                               TW3 const &weights3, TA3 const &act3, unsigned const reps, R const &r) {
-  static_assert(C % SIMD3 == 0 && C % SIMD1 == 0, "SIMD1 and SIMD3 must divide the squeeze channels");
+                               TW3 const &weights3, TA3 const &act3, unsigned const reps, R1 const &r1,
+                               R3 const &r3) {
+  static_assert((KK * C) % SIMD3 == 0 && C % SIMD1 == 0, "SIMD3 must divide the window, SIMD1 the squeeze channels");
   static_assert(CH1 % PE1 == 0 && CH3 % PE3 == 0, "PE1 / PE3 must divide their expand channels");
   static_assert(CH1 % OPE == 0 && CH3 % OPE == 0, "OPE must divide both expand channel counts");
   static_assert(KK % 2 == 1, "the window needs a centre tap (odd K*K)");
@@ -83,8 +86,9 @@ unsigned long FireExpand_Batch(hls::stream<TI> &in, hls::stream<TO> &out, TW1 co
   constexpr unsigned B = TDstI::width;  // output element bits
   constexpr unsigned SF3 = KK * C / SIMD3, NF3 = CH3 / PE3, T3 = NF3 * SF3;
   constexpr unsigned SF1 = C / SIMD1, NF1 = CH1 / PE1, T1 = NF1 * SF1;
-  constexpr unsigned CW0 = (KK / 2) * C / SIMD3;  // first input word of the centre tap
-  constexpr unsigned O = CW0 + C / SIMD3;         // first cycle with the whole centre tap captured
+  constexpr unsigned KC0 = (KK / 2) * C;          // first window element of the centre tap
+  constexpr unsigned CW0 = KC0 / SIMD3;           // first input word holding part of it
+  constexpr unsigned O = (KC0 + C + SIMD3 - 1) / SIMD3;  // first cycle with the whole centre tap captured
   constexpr unsigned E = (CH1 + CH3) / OPE;       // output words per pixel
   constexpr unsigned L0 = T3 > O + T1 ? T3 : O + T1;
   constexpr unsigned L = L0 > E ? L0 : E;         // cycles per pixel
@@ -114,7 +118,11 @@ unsigned long FireExpand_Batch(hls::stream<TI> &in, hls::stream<TO> &out, TW1 co
           inElem = in.read();
           inputBuf[sf] = inElem;
           if (sf >= CW0 && sf < O) {  // the centre tap streams past: keep it for the 1x1 part
-            centre((sf - CW0 + 1) * SIMD3 * A - 1, (sf - CW0) * SIMD3 * A) = inElem;
+            for (unsigned i = 0; i < SIMD3; i++) {
+#pragma HLS UNROLL
+              unsigned const k = sf * SIMD3 + i;  // window element; words may straddle the tap's ends
+              if (k >= KC0 && k < KC0 + C) centre((k - KC0 + 1) * A - 1, (k - KC0) * A) = inElem((i + 1) * A - 1, i * A);
+            }
           }
         } else {
           inElem = inputBuf[sf];
@@ -130,7 +138,7 @@ unsigned long FireExpand_Batch(hls::stream<TI> &in, hls::stream<TO> &out, TW1 co
 #pragma HLS UNROLL
           auto const wgt = TWeightI()(w[pe]);
           auto const act = TSrcI()(inElem, 0);
-          accu3[pe] = mac<SIMD3>(accu3[pe], wgt, act, r, 0);
+          accu3[pe] = mac<SIMD3>(accu3[pe], wgt, act, r3, 0);
         }
         if (sf == SF3 - 1) {
           for (unsigned pe = 0; pe < PE3; pe++) {
@@ -153,7 +161,7 @@ unsigned long FireExpand_Batch(hls::stream<TI> &in, hls::stream<TO> &out, TW1 co
 #pragma HLS UNROLL
           auto const wgt = TWeightI()(w[pe]);
           auto const act = TSrcI()(inElem, 0);
-          accu1[pe] = mac<SIMD1>(accu1[pe], wgt, act, r, 0);
+          accu1[pe] = mac<SIMD1>(accu1[pe], wgt, act, r1, 0);
         }
         if (sf == SF1 - 1) {
           for (unsigned pe = 0; pe < PE1; pe++) {

@@ -143,7 +143,8 @@ int main(int argc, char **argv) {
     }
   unsigned long const cycles =
       FireExpand_Batch<FE_C, FE_KK, FE_CH1, FE_SIMD1, FE_PE1, FE_CH3, FE_SIMD3, FE_PE3, FE_OPE, Slice<ap_uint<FE_ABITS>>, Slice<ap_uint<FE_OBITS>>,
-                       Identity>(in, out, weights1, act1, weights3, act3, FE_REPS, ap_resource_lut());
+                       Identity>(in, out, weights1, act1, weights3, act3, FE_REPS, ap_resource_lut(),
+                                             ap_resource_dsp());
 
   int bad = 0;
   std::vector<long> got;
