@@ -20,6 +20,7 @@ CONFIGS = [
     (16, 9, 16, 1, 1, 16, 16, 4, 4, 5),  # 1x1 part slowest: L = O + T1
     (4, 9, 8, 4, 8, 8, 4, 8, 1, 4),  # fully parallel compute: output emission sets the pace
     (6, 9, 4, 3, 2, 12, 6, 3, 4, 3),  # non-power-of-two channels
+    (16, 9, 16, 8, 1, 16, 48, 1, 1, 3),  # SIMD3 = 48 does not divide C = 16: input words straddle the centre tap
 ]
 
 
@@ -51,7 +52,7 @@ def _numpy_fire(x, w1, w3, t1, t3, c, kk):
 def _schedule(c, kk, ch1, simd1, pe1, ch3, simd3, pe3, ope, reps):
     t3 = (ch3 // pe3) * (kk * c // simd3)
     t1 = (ch1 // pe1) * (c // simd1)
-    centre_done = (kk // 2 + 1) * (c // simd3)
+    centre_done = -(-(kk // 2 + 1) * c // simd3)  # ceil: the word that completes the centre tap
     emit = (ch1 + ch3) // ope
     return reps * max(t3, centre_done + t1, emit) + emit
 
