@@ -68,7 +68,8 @@ class Estimate:
         return d
 
 
-_FOLD_ATTRS = ("PE", "SIMD", "resType", "mem_mode", "ram_style", "parallel_window")
+_FOLD_ATTRS = ("PE", "SIMD", "resType", "mem_mode", "ram_style", "parallel_window",
+               "PE1", "SIMD1", "PE3", "SIMD3", "OutPE", "resType1", "resType3")  # the last: FireExpand
 
 
 def _layer(node, part: str) -> LayerEstimate:
