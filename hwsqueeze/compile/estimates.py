@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from qonnx.core.modelwrapper import ModelWrapper
 
 from .boards import Board
 
-__all__ = ["LayerEstimate", "Estimate", "estimate", "SHELL_OVERHEAD", "IODMA_OVERHEAD"]
+__all__ = ["LayerEstimate", "Estimate", "estimate", "fifo_shapes", "SHELL_OVERHEAD", "IODMA_OVERHEAD"]
 
 # Assumed costs (see module docstring): per IODMA and for the rest of the Zynq shell.
 IODMA_OVERHEAD = {"lut": 1500, "bram18": 2, "dsp": 0}
@@ -131,6 +131,17 @@ def _balancing_depth(model: ModelWrapper, concat) -> Dict[str, int]:
     return out
 
 
+def fifo_shapes(model: ModelWrapper) -> Dict[str, Tuple[int, int]]:
+    """Stream tensor -> (bits, depth) of the FIFO this estimate puts on it (see module docstring)."""
+    deep: Dict[str, int] = {}
+    for node in model.graph.node:
+        if node.op_type.startswith("StreamingConcat"):
+            deep.update(_balancing_depth(model, node))
+    streams = {t for n in model.graph.node for t in n.input if model.get_initializer(t) is None}
+    streams |= {t for n in model.graph.node for t in n.output}
+    return {t: (_stream_bits(model, t), deep.get(t, _SHALLOW_DEPTH)) for t in sorted(streams)}
+
+
 def _overheads(model: ModelWrapper, part: str) -> Dict[str, Dict[str, int]]:
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
@@ -143,14 +154,8 @@ def _overheads(model: ModelWrapper, part: str) -> Dict[str, Dict[str, int]]:
             for k in _KEYS:
                 dwc[k] += getattr(e, k)
     fifo = {k: 0 for k in _KEYS}
-    deep = {}
-    for node in model.graph.node:
-        if node.op_type.startswith("StreamingConcat"):
-            deep.update(_balancing_depth(model, node))
-    streams = {t for n in model.graph.node for t in n.input if model.get_initializer(t) is None}
-    streams |= {t for n in model.graph.node for t in n.output}
-    for t in streams:
-        c = _fifo_cost(_stream_bits(model, t), deep.get(t, _SHALLOW_DEPTH))
+    for width, depth in fifo_shapes(model).values():
+        c = _fifo_cost(width, depth)
         for k in _KEYS:
             fifo[k] += c[k]
     dma = {k: 2 * IODMA_OVERHEAD[k] for k in _KEYS}
