@@ -57,6 +57,34 @@ constexpr unsigned long fire_expand_cycles(unsigned C, unsigned KK, unsigned CH1
          (CH1 + CH3) / OPE;
 }
 
+/** One MVAU step (finn-hlslib's Matrix_Vector_Activate loop body) of either part: tile `tile`
+ *  = neuron fold `nf`, synapse fold `sf`; thresholded results go to `dst[nf * PE + pe]`. */
+template<unsigned PE, unsigned SIMD, typename TSrcI, typename TWeightI, typename TAcc, typename TW, typename TA,
+         typename TIn, typename R, typename TOut>
+inline void fire_expand_step(TAcc (&accu)[PE], TW const &weights, TA const &act, TIn const &inElem, unsigned tile,
+                             unsigned nf, unsigned sf, unsigned SF, R const &r, TOut *dst) {
+#pragma HLS inline
+  if (sf == 0) {
+    for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+      accu[pe] = act.init(nf, pe);
+    }
+  }
+  auto const &w = weights.weights(tile);
+  for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+    auto const wgt = TWeightI()(w[pe]);
+    auto const a = TSrcI()(inElem, 0);
+    accu[pe] = mac<SIMD>(accu[pe], wgt, a, r, 0);
+  }
+  if (sf == SF - 1) {
+    for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+      dst[nf * PE + pe] = act.activate(nf, pe, accu[pe]);
+    }
+  }
+}
+
 /**
  * \tparam C      channels of the squeeze output (per window position)
  * \tparam KK     window positions (K*K; the centre tap is position KK/2)
@@ -127,48 +155,13 @@ unsigned long FireExpand_Batch(hls::stream<TI> &in, hls::stream<TO> &out, TW1 co
         } else {
           inElem = inputBuf[sf];
         }
-        if (sf == 0) {
-          for (unsigned pe = 0; pe < PE3; pe++) {
-#pragma HLS UNROLL
-            accu3[pe] = act3.init(nf, pe);
-          }
-        }
-        auto const &w = weights3.weights(t);
-        for (unsigned pe = 0; pe < PE3; pe++) {
-#pragma HLS UNROLL
-          auto const wgt = TWeightI()(w[pe]);
-          auto const act = TSrcI()(inElem, 0);
-          accu3[pe] = mac<SIMD3>(accu3[pe], wgt, act, r3, 0);
-        }
-        if (sf == SF3 - 1) {
-          for (unsigned pe = 0; pe < PE3; pe++) {
-#pragma HLS UNROLL
-            obuf[cur][CH1 + nf * PE3 + pe] = act3.activate(nf, pe, accu3[pe]);
-          }
-        }
+        fire_expand_step<PE3, SIMD3, TSrcI, TWeightI>(accu3, weights3, act3, inElem, t, nf, sf, SF3, r3,
+                                                      &obuf[cur][CH1]);
       }
       if (compute && t >= O && t < O + T1) {  // ---- expand 1x1 over the centre tap
         unsigned const u = t - O, nf = u / SF1, sf = u % SF1;
         ap_uint<SIMD1 * A> const inElem = centre((sf + 1) * SIMD1 * A - 1, sf * SIMD1 * A);
-        if (sf == 0) {
-          for (unsigned pe = 0; pe < PE1; pe++) {
-#pragma HLS UNROLL
-            accu1[pe] = act1.init(nf, pe);
-          }
-        }
-        auto const &w = weights1.weights(u);
-        for (unsigned pe = 0; pe < PE1; pe++) {
-#pragma HLS UNROLL
-          auto const wgt = TWeightI()(w[pe]);
-          auto const act = TSrcI()(inElem, 0);
-          accu1[pe] = mac<SIMD1>(accu1[pe], wgt, act, r1, 0);
-        }
-        if (sf == SF1 - 1) {
-          for (unsigned pe = 0; pe < PE1; pe++) {
-#pragma HLS UNROLL
-            obuf[cur][nf * PE1 + pe] = act1.activate(nf, pe, accu1[pe]);
-          }
-        }
+        fire_expand_step<PE1, SIMD1, TSrcI, TWeightI>(accu1, weights1, act1, inElem, u, nf, sf, SF1, r1, &obuf[cur][0]);
       }
       if (pix > 0 && t < E) {  // ---- previous pixel's [1x1 | 3x3] output, OPE channels a word
         auto outElem = TDstI().template operator()<TO>();
