@@ -30,15 +30,19 @@ def _group(model, fused_node):
 
 
 def _cpp_cycles(op, work: Path) -> int:
-    from hwsqueeze.simulate.env import ap_types_dir, vendored_tarball
+    """Loop iterations of FireExpand_Batch counted by its C++ test bench at ``op``'s shape and folding."""
     import tarfile
+
+    import numpy as np
+
+    from hwsqueeze.simulate.env import ap_types_dir, vendored_tarball
 
     lib = work / "finn-hlslib"
     if not lib.is_dir():
         with tarfile.open(vendored_tarball()) as tf:
             tf.extractall(work, filter="data")
     g = op.get_nodeattr
-    reps = int(__import__("numpy").prod(g("numInputVectors")))
+    reps = int(np.prod(g("numInputVectors")))
     defs = dict(FE_C=g("IFMChannels"), FE_KK=9, FE_CH1=g("CH1"), FE_SIMD1=g("SIMD1"), FE_PE1=g("PE1"),
                 FE_CH3=g("CH3"), FE_SIMD3=g("SIMD3"), FE_PE3=g("PE3"), FE_OPE=g("OutPE"), FE_REPS=reps)
     exe = work / "tb"
@@ -101,9 +105,9 @@ def main() -> None:
     else:
         for r in rows:
             print(dict(zip(head, r)))
-    tot_u, tot_f = eu.totals, ef.totals
-    print(f"\nwhole design ({board.name}, {board.clock_mhz:g} MHz, same folding; layers + FIFOs + DWCs + DMAs + shell):")
-    print(f"| | FPS | cycles/frame (slowest layer) | LUT | BRAM18 | DSP | FIFO bits | FIFO LUT | FIFO BRAM18 |")
+    print(f"\nwhole design ({board.name}, {board.clock_mhz:g} MHz, same folding; "
+          "layers + FIFOs + DWCs + DMAs + shell):")
+    print("| | FPS | cycles/frame (slowest layer) | LUT | BRAM18 | DSP | FIFO bits | FIFO LUT | FIFO BRAM18 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for label, e, fs in (("unfused (FINN+)", eu, fu), ("fused (--fuse-fire)", ef, ff)):
         bits = sum(w * d for w, d in fs.values())

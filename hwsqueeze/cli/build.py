@@ -99,7 +99,8 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
     cfg = BuildConfig(board=board, out_dir=out, checkpoint=Path(checkpoint) if checkpoint else None,
                       model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps,
                       folding_config=Path(folding_config).resolve() if folding_config else None, margin=margin,
-                      use_dsps=not no_dsp, fuse_fire=fuse_fire, estimate_only=estimate_only, require_bitstream=require_bitstream,
+                      use_dsps=not no_dsp, fuse_fire=fuse_fire, estimate_only=estimate_only,
+                      require_bitstream=require_bitstream,
                       from_step=from_step, stop_step=stop_step, samples=samples, log=log)
     res = run_build(cfg)
     if as_json:

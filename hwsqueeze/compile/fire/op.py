@@ -112,14 +112,11 @@ class FireExpand(HWCustomOp):
         model.set_tensor_datatype(self.onnx_node.output[0], self.get_output_datatype())
 
     def verify_node(self):
-        msgs = []
-        c, kk = self.get_nodeattr("IFMChannels"), self._kk()
-        for what, dim, fold in (("SIMD3", kk * c, "SIMD3"), ("SIMD1", c, "SIMD1"), ("PE1", self.get_nodeattr("CH1"), "PE1"),
-                                ("PE3", self.get_nodeattr("CH3"), "PE3"), ("OutPE (1x1)", self.get_nodeattr("CH1"), "OutPE"),
-                                ("OutPE (3x3)", self.get_nodeattr("CH3"), "OutPE")):
-            if dim % self.get_nodeattr(fold):
-                msgs.append(f"{what}={self.get_nodeattr(fold)} does not divide {dim}")
-        return msgs
+        """One line per folding the kernel cannot take (its static_asserts), else []."""
+        g = self.get_nodeattr
+        c, ch1, ch3 = g("IFMChannels"), g("CH1"), g("CH3")
+        checks = (("SIMD3", self._kk() * c), ("SIMD1", c), ("PE1", ch1), ("PE3", ch3), ("OutPE", ch1), ("OutPE", ch3))
+        return [f"{fold}={g(fold)} does not divide {dim}" for fold, dim in checks if dim % g(fold)]
 
     # ---- execution (FINN's Python execution of the HW graph)
     def execute_node(self, context, graph):
