@@ -7,6 +7,7 @@ PE lanes side by side, synapse folds accumulated in int64, then a comparison aga
 threshold. It deliberately shares no compute with :mod:`hwsqueeze.reference` (which works on
 the unfolded ``weights.npz`` with BLAS and threshold tables), so the HW-vs-SW tests compare two
 independent implementations. Topology and layer attributes come from ``reference/graph.json``.
+The project's fused Fire-expand layer computes from its ``params.h``/``thresh.h`` (:mod:`.hwfire`).
 Slow and simple by design; numpy only.
 """
 from __future__ import annotations
