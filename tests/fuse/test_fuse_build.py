@@ -72,7 +72,7 @@ def test_cppsim_of_the_fused_layers_bit_exact(fused_build: Path, tmp_path: Path,
     activate(fused_build)
     sim = prepare(fused_build)
     model = ModelWrapper(str(fused_build / HW_GRAPH))
-    names = [n.name for n in model.graph.node if n.op_type == "FireExpand_hls"]
+    names = [n.name for n in model.graph.node if n.op_type == "FireExpand_hls"][:1]  # ~1 min of g++ each
     compiled = cppsim.compile_layers(model, names, sim)
     assert all(c.folder is not None for c in compiled.values()), {k: c.error for k, c in compiled.items()}
     truth = generic_copy(ModelWrapper(str(fused_build / HW_GRAPH)))
