@@ -43,6 +43,9 @@ def _fps(value: str):
 @click.option("--margin", type=click.FloatRange(0.1, 1.0), default=0.85, show_default=True,
               help="Fraction of the board's LUT and BRAM18 a design may use.")
 @click.option("--no-dsp", is_flag=True, help="Keep all MVAU multipliers in LUTs.")
+@click.option("--fuse-fire/--no-fuse-fire", default=False, show_default=True,
+              help="Replace each Fire module's expand fork/join (DuplicateStreams, two MVAUs, StreamingConcat) by "
+                   "the project's fused FireExpand HLS layer (hls/fire_expand.hpp).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Build directory (default: build/<board>).")
 @click.option("--from-step", default=None, help="Resume from this step (see --list-steps).")
@@ -54,7 +57,7 @@ def _fps(value: str):
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary (build.json) as one JSON object.")
 def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str], onnx_path: Optional[str],
           target_fps: str, folding_config: Optional[str], samples: Optional[str], margin: float, no_dsp: bool,
-          out_dir: Optional[str],
+          fuse_fire: bool, out_dir: Optional[str],
           from_step: Optional[str], stop_step: Optional[str], estimate_only: bool, require_bitstream: bool,
           list_steps: bool, quiet: bool, as_json: bool) -> None:
     """Compile a trained model with FINN+ into a dataflow accelerator for a board.
@@ -101,8 +104,8 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
     cfg = BuildConfig(board=board, out_dir=out, checkpoint=Path(checkpoint) if checkpoint else None,
                       model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps,
                       folding_config=Path(folding_config).resolve() if folding_config else None, margin=margin,
-                      use_dsps=not no_dsp, estimate_only=estimate_only, require_bitstream=require_bitstream,
-                      from_step=from_step, stop_step=stop_step, samples=samples)
+                      use_dsps=not no_dsp, fuse_fire=fuse_fire, estimate_only=estimate_only,
+                      require_bitstream=require_bitstream, from_step=from_step, stop_step=stop_step, samples=samples)
     res = run_build(cfg)
     if as_json:
         click.echo(json.dumps(res.summary, default=str))

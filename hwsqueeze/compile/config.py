@@ -35,6 +35,7 @@ class BuildConfig:
     folding_config: Optional[Path] = None  # a FINN folding config instead of the folding search
     margin: float = 0.85
     use_dsps: bool = True
+    fuse_fire: bool = False  # fused FireExpand layers instead of the Fire expand fork/join
     estimate_only: bool = False
     require_bitstream: bool = False
     from_step: Optional[str] = None
@@ -152,5 +153,6 @@ def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:
         "finn_deps": deps_fingerprint(),  # FINN+ writes the FINN_DEPS path into the HLS TCL at codegen
         "samples": f"samples from {cfg.samples}" if cfg.samples else "samples: the checkpoint's dataset if present",
         "folding": (f"folding config {Path(cfg.folding_config).name} #{sha256_file(Path(cfg.folding_config))[:16]}"
-                    if cfg.folding_config else f"target_fps={cfg.target_fps} margin={cfg.margin:g} dsps={cfg.use_dsps}"),
+                    if cfg.folding_config else f"target_fps={cfg.target_fps} margin={cfg.margin:g} dsps={cfg.use_dsps}")
+                    + (" fuse_fire" if cfg.fuse_fire else ""),
     }

@@ -33,7 +33,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from .boards import Board
 
-__all__ = ["LayerEstimate", "Estimate", "estimate", "fifo_costs", "SHELL_OVERHEAD", "IODMA_OVERHEAD", "SHALLOW_DEPTH"]
+__all__ = ["LayerEstimate", "Estimate", "estimate", "fifo_costs", "fifo_shapes", "SHELL_OVERHEAD", "IODMA_OVERHEAD",
+           "SHALLOW_DEPTH"]
 
 # Assumed costs (see module docstring): per IODMA and for the rest of the Zynq shell.
 IODMA_OVERHEAD = {"lut": 1500, "bram18": 2, "dsp": 0}
@@ -73,7 +74,8 @@ class Estimate:
         return d
 
 
-_FOLD_ATTRS = ("PE", "SIMD", "resType", "mem_mode", "ram_style", "parallel_window")
+_FOLD_ATTRS = ("PE", "SIMD", "resType", "mem_mode", "ram_style", "parallel_window",
+               "PE1", "SIMD1", "PE3", "SIMD3", "OutPE", "resType1", "resType3")  # the last: FireExpand
 
 
 def _layer(node, part: str) -> LayerEstimate:
@@ -105,6 +107,28 @@ def fifo_costs(model: ModelWrapper, part: str, shallow: int = SHALLOW_DEPTH) -> 
             op.set_nodeattr("depth", max(int(op.get_nodeattr("depth")), shallow))
             cost = {"lut": int(op.lut_estimation(part)), "bram18": int(op.bram_estimation(part)), "dsp": 0}
             out.append((int(op.get_nodeattr("depth")), int(op.get_instream_width_padded()), cost))
+    return out
+
+
+def fifo_shapes(model: ModelWrapper, part: str, shallow: int = SHALLOW_DEPTH) -> Dict[str, Tuple[int, int]]:
+    """Stream tensor of ``model`` -> (padded bits, depth) of the FIFO FINN's ``InsertFIFO`` puts on
+    it (Fire fork/join depths by rule, the others at least ``shallow``; no width converters), for
+    comparing FIFO bits between two graphs (benchmarks/fire_fusion.py)."""
+    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.custom_op.registry import getCustomOp
+
+    from .transforms.fifos import SetForkJoinFIFODepths
+
+    names = {t for n in model.graph.node for t in list(n.input) + list(n.output)}
+    g = model.transform(SetForkJoinFIFODepths()).transform(InsertFIFO(create_shallow_fifos=True))
+    g = g.transform(SpecializeLayers(part))
+    out: Dict[str, Tuple[int, int]] = {}
+    for node in g.graph.node:
+        if node.op_type.startswith("StreamingFIFO"):
+            op = getCustomOp(node)
+            t = node.input[0] if node.input[0] in names else node.output[0]
+            out[t] = (int(op.get_instream_width_padded()), max(int(op.get_nodeattr("depth")), shallow))
     return out
 
 

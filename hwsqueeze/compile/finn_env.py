@@ -19,7 +19,8 @@ transformations as a library on any machine we:
   ``LD_LIBRARY_PATH`` for the simulator libraries by FINN+'s own rule (subprocesses only: ld.so
   reads it at process start, which is why FINN's CLI re-executes itself);
 * import ``finn.custom_op.fpgadataflow.hls`` and ``.rtl`` so every HW op (including the base
-  ``Reshape``, which is only registered by the rtl package) is known to qonnx.
+  ``Reshape``, which is only registered by the rtl package) is known to qonnx, and register the
+  project's own ``FireExpand``/``FireExpand_hls`` (``compile/fire``) next to them.
 
 Nothing happens at import time; call :func:`activate` first.
 """
@@ -126,6 +127,10 @@ def activate(build_dir: Path) -> FinnEnv:
     # Register every HW custom op with qonnx (rtl also registers the base Reshape op).
     import finn.custom_op.fpgadataflow.hls  # noqa: F401
     import finn.custom_op.fpgadataflow.rtl  # noqa: F401
+
+    from .fire import register  # the project's own HW layer (fused Fire expand)
+
+    register()
 
     return FinnEnv(build_dir=build_dir, tools=tools, vivado_stubbed=stubbed, env=env)
 

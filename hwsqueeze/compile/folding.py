@@ -99,8 +99,19 @@ def _use_lutram(model: ModelWrapper, board: Board, est: Estimate, margin: float)
     return moved
 
 
-def fold(model: ModelWrapper, board: Board, fps: float, margin: float = 0.85, use_dsps: bool = True) -> FoldResult:
-    """Fold a copy of ``model`` for ``fps`` on ``board`` and estimate it."""
+def _fuse(model: ModelWrapper, fuse: bool) -> ModelWrapper:
+    """Fire expand fork/joins -> FireExpand_hls (after folding: the fused layer takes the two MVAUs'
+    PE/SIMD and multiplier resources, see ``transforms/fuse_fire``)."""
+    if not fuse:
+        return model
+    from .transforms.fuse_fire import FuseFireExpand
+
+    return model.transform(FuseFireExpand())
+
+
+def fold(model: ModelWrapper, board: Board, fps: float, margin: float = 0.85, use_dsps: bool = True,
+         fuse: bool = False) -> FoldResult:
+    """Fold a copy of ``model`` for ``fps`` on ``board`` (``fuse``: with fused Fire expands) and estimate it."""
     from finn.transformation.fpgadataflow.set_folding import SetFolding
 
     target_cycles = max(1, int(board.clock_mhz * 1e6 / fps))
@@ -108,6 +119,7 @@ def fold(model: ModelWrapper, board: Board, fps: float, margin: float = 0.85, us
     m = m.transform(SetFolding(target_cycles_per_frame=target_cycles, mvau_wwidth_max=MVAU_WWIDTH_MAX,
                                two_pass_relaxation=True))
     dsp_layers = _use_dsps(m, board, int(board.resources["dsp"] * margin)) if use_dsps else []
+    m = _fuse(m, fuse)
     est = estimate(m, board, margin)
     lutram_layers = _use_lutram(m, board, est, margin) if not est.fits else []
     if lutram_layers:
@@ -125,7 +137,8 @@ _DIVIDES = {
 }
 
 
-def apply_folding_config(model: ModelWrapper, board: Board, path, margin: float = 0.85) -> FoldResult:
+def apply_folding_config(model: ModelWrapper, board: Board, path, margin: float = 0.85,
+                         fuse: bool = False) -> FoldResult:
     """A copy of ``model`` folded by a FINN folding config (``{"Defaults": {...}, "<layer>":
     {"PE": .., "SIMD": .., ...}}``, FINN's ``ApplyConfig``), checked and estimated."""
     import json
@@ -144,6 +157,8 @@ def apply_folding_config(model: ModelWrapper, board: Board, path, margin: float 
         raise HwsqueezeError(f"folding config {path}: expected {{\"<layer name>\": {{\"PE\": .., ...}}}}")
     m = ModelWrapper(copy.deepcopy(model.model))
     nodes = {n.name: n for n in m.graph.node}
+    # the fused layers exist only after fusion: their entries are applied then (and checked below)
+    fused_cfg = {k: cfg.pop(k) for k in list(cfg) if fuse and k.startswith("FireExpand_hls_") and k not in nodes}
     unknown = [k for k in cfg if k != "Defaults" and k not in nodes]
     if unknown:
         raise HwsqueezeError(f"folding config {path}: no layer named {unknown[0]!r} in this design "
@@ -157,7 +172,20 @@ def apply_folding_config(model: ModelWrapper, board: Board, path, margin: float 
                 raise HwsqueezeError(f"folding config {path}: {name} has no attribute {key!r}")
             if key in ("PE", "SIMD") and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise HwsqueezeError(f"folding config {path}: {name}.{key} must be a positive integer, got {value!r}")
-    m = m.transform(ApplyConfig(str(path)))
+    m = m.transform(ApplyConfig(copy.deepcopy(cfg)))
+    m = _fuse(m, fuse)
+    nodes = {n.name: n for n in m.graph.node}
+    for name, attrs in fused_cfg.items():
+        if name not in nodes:
+            raise HwsqueezeError(f"folding config {path}: no layer named {name!r} in this design")
+        op = getCustomOp(nodes[name])
+        for key, value in attrs.items():
+            if key not in op.get_nodeattr_types():
+                raise HwsqueezeError(f"folding config {path}: {name} has no attribute {key!r}")
+            op.set_nodeattr(key, value)
+        bad = op.verify_node()
+        if bad:
+            raise HwsqueezeError(f"folding config {path}: {name}: {bad[0]}")
     for node in m.graph.node:  # each parallelism must divide the dimension it splits
         op, kind = getCustomOp(node), node.op_type.rsplit("_", 1)[0]
         for fold_attr, dim_attr in _DIVIDES.get(kind, ()):
@@ -172,13 +200,13 @@ def apply_folding_config(model: ModelWrapper, board: Board, path, margin: float 
     return FoldResult(model=m, estimate=est, target_fps=est.fps, dsp_layers=dsp, lutram_layers=lutram)
 
 
-def max_fps(model: ModelWrapper, board: Board) -> float:
+def max_fps(model: ModelWrapper, board: Board, fuse: bool = False) -> float:
     """FPS with every layer fully unfolded (the ceiling of what folding can reach)."""
-    return fold(model, board, board.clock_mhz * 1e6, use_dsps=False).estimate.fps
+    return fold(model, board, board.clock_mhz * 1e6, use_dsps=False, fuse=fuse).estimate.fps
 
 
 def auto_fold(model: ModelWrapper, board: Board, margin: float = 0.85, use_dsps: bool = True,
-              progress: Optional[Callable[[str], None]] = None) -> FoldResult:
+              progress: Optional[Callable[[str], None]] = None, fuse: bool = False) -> FoldResult:
     """The highest-FPS folding whose estimate fits ``board`` within ``margin``.
 
     Resources are not monotonic in the target (FINN picks divisors, and BRAM packing jumps), so
@@ -186,20 +214,20 @@ def auto_fold(model: ModelWrapper, board: Board, margin: float = 0.85, use_dsps:
     between the best fitting target and the next grid point.
     """
     say = progress or (lambda s: None)
-    floor = fold(model, board, 1.0, margin, use_dsps)
+    floor = fold(model, board, 1.0, margin, use_dsps, fuse)
     if not floor.estimate.fits:
         raise HwsqueezeError(no_fit_message(floor.estimate, board), exit_code=NO_FIT)
-    ceiling = max_fps(model, board)
+    ceiling = max_fps(model, board, fuse)
     grid = list(np.geomspace(max(1.0, floor.estimate.fps), ceiling, 20))
     best, best_i = floor, -1
     for i, fps in enumerate(grid):
-        res = fold(model, board, float(fps), margin, use_dsps)
+        res = fold(model, board, float(fps), margin, use_dsps, fuse)
         say(_line(res))
         if res.estimate.fits and res.estimate.fps > best.estimate.fps:
             best, best_i = res, i
     if 0 <= best_i < len(grid) - 1:
         for fps in np.linspace(grid[best_i], grid[best_i + 1], 6)[1:-1]:
-            res = fold(model, board, float(fps), margin, use_dsps)
+            res = fold(model, board, float(fps), margin, use_dsps, fuse)
             say(_line(res))
             if res.estimate.fits and res.estimate.fps > best.estimate.fps:
                 best = res

@@ -11,6 +11,7 @@ import numpy as np
 from onnx import helper
 
 from ..deploy import GRAPH_FORMAT
+from ..deploy.graph import NODE_ARRAYS
 from ..errors import HwsqueezeError
 
 __all__ = ["reference_graph"]
@@ -19,9 +20,6 @@ _SKIP_ATTRS = {"code_gen_dir_ipgen", "code_gen_dir_cppsim", "ipgen_path", "ip_pa
                "executable_path", "rtlsim_so", "cycles_estimate", "res_estimate", "res_hls", "res_synth",
                "backend", "exec_mode", "cpp_interface", "hls_style", "inFIFODepths", "outFIFODepths",
                "partition_id", "device_id", "slr", "mem_port", "rtlsim_trace", "runtime_writeable_weights"}
-# node op -> (input index, array name) of the initializers it carries
-_ARRAYS = {"MVAU": ((1, "weights"), (2, "thresholds")), "VVAU": ((1, "weights"), (2, "thresholds")),
-           "Thresholding": ((1, "thresholds"),)}
 
 
 def _as_int_array(a: np.ndarray, what: str) -> np.ndarray:
@@ -51,7 +49,7 @@ def reference_graph(model) -> Tuple[dict, Dict[str, np.ndarray]]:
             if isinstance(attrs[a.name], list):
                 attrs[a.name] = [x.decode() if isinstance(x, bytes) else x for x in attrs[a.name]]
         refs = {}
-        for idx, name in _ARRAYS.get(op, ()):
+        for idx, name in NODE_ARRAYS.get(op, ()):
             if idx < len(node.input) and node.input[idx]:
                 init = model.get_initializer(node.input[idx])
                 if init is None:

@@ -4,8 +4,12 @@ Written at build time from FINN+'s final HW graph (``compile/to_reference.py`` b
 read by the reference engine and the emulated board. ``graph.json`` lists the nodes in FINN's
 topological order with their FINN attributes verbatim (datatypes as names, e.g. "INT4");
 ``weights.npz`` holds their integer arrays in FINN's unfolded, folding-independent layout
-(MVAU weights (MW, MH), thresholds (MH or 1, steps)) under keys "<node>/<array>". No pickle.
-numpy only, Python 3.8 compatible.
+(MVAU weights (MW, MH), thresholds (MH or 1, steps)) under keys "<node>/<array>"; which arrays a
+node kind carries, by the index of the FINN node input they come from, is :data:`NODE_ARRAYS`.
+``FireExpand`` is the project's own fused Fire-expand layer (``hls/fire_expand.hpp``): its stream
+input is the 3x3 window (``KernelDim``, ``IFMChannels``), its output ``[1x1 (CH1) | 3x3 (CH3)]``,
+``weights1`` (C, CH1) acting on the window's centre tap and ``weights3`` (K*K*C, CH3) on the whole
+window, each with its thresholds. No pickle. numpy only, Python 3.8 compatible.
 """
 from __future__ import annotations
 
@@ -19,9 +23,13 @@ from ..fsutil import atomic_write, write_json
 from .datatypes import dtype_range, is_known_dtype
 from .package import GRAPH_JSON, WEIGHTS_NPZ, read_json
 
-__all__ = ["GRAPH_FORMAT", "read_graph", "write_graph", "validate_graph", "check_images"]
+__all__ = ["GRAPH_FORMAT", "NODE_ARRAYS", "read_graph", "write_graph", "validate_graph", "check_images"]
 
 GRAPH_FORMAT = "hwsqueeze-reference/1"
+# node kind -> (FINN node input index, array name) of the integer arrays it carries
+NODE_ARRAYS = {"MVAU": ((1, "weights"), (2, "thresholds")), "VVAU": ((1, "weights"), (2, "thresholds")),
+               "Thresholding": ((1, "thresholds"),),
+               "FireExpand": ((1, "weights1"), (2, "thresholds1"), (3, "weights3"), (4, "thresholds3"))}
 _NODE_KEYS = {"name": str, "op": str, "inputs": list, "outputs": list, "attrs": dict, "arrays": dict}
 
 PathLike = Union[str, Path]
@@ -53,6 +61,10 @@ def validate_graph(path: PathLike, graph: dict, arrays: Dict[str, np.ndarray]) -
         for t in node["inputs"]:
             if t not in produced:
                 raise HwsqueezeError(f"{path}: node {name} reads tensor {t!r}, which no earlier node produces")
+        if node["op"] == "FireExpand":  # no optional arrays: both parts always threshold
+            missing = [a for _, a in NODE_ARRAYS["FireExpand"] if a not in node["arrays"]]
+            if missing:
+                raise HwsqueezeError(f"{path}: node {name} ({node['op']}) has no array {missing[0]!r}")
         for ref in node["arrays"].values():
             if ref not in arrays:
                 raise HwsqueezeError(f"{path}: node {name} needs array {ref!r}, missing from {WEIGHTS_NPZ}")

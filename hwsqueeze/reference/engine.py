@@ -113,6 +113,20 @@ def _op_mvau(node: _Node, xs: List[np.ndarray], ctx: "Reference") -> List[np.nda
     return [table(acc)]
 
 
+def _op_fire_expand(node: _Node, xs, ctx) -> List[np.ndarray]:
+    """The project's fused Fire expand: [MVAU(window centre tap, weights1) | MVAU(window, weights3)]."""
+    a = node.attrs
+    kk, c = int(a["KernelDim"][0]) * int(a["KernelDim"][1]), int(a["IFMChannels"])
+    outs = []
+    for which, x in ((1, xs[0][..., (kk // 2) * c:(kk // 2 + 1) * c]), (3, xs[0])):
+        part = _Node({"name": f"{node.name}/{which}", "op": "MVAU", "inputs": [], "outputs": [], "arrays": {},
+                      "attrs": {"inputDataType": a["inputDataType"], "ActVal": a.get("ActVal", 0),
+                                "MH": a[f"CH{which}"]}}, {})
+        part.arrays = {"weights": node.arrays[f"weights{which}"], "thresholds": node.arrays[f"thresholds{which}"]}
+        outs.append(_op_mvau(part, [x], ctx)[0])
+    return [np.concatenate(outs, axis=-1)]
+
+
 def _op_thresholding(node: _Node, xs, ctx) -> List[np.ndarray]:
     a = node.attrs
     table = ctx.cached(node.name + "/t", lambda: _ThresholdTable(node.arrays["thresholds"], a.get("ActVal", 0),
@@ -176,7 +190,7 @@ def _op_identity(node: _Node, xs, ctx) -> List[np.ndarray]:
 
 
 _OPS: Dict[str, Callable] = {
-    "MVAU": _op_mvau, "Thresholding": _op_thresholding, "FMPadding": _op_fmpadding,
+    "MVAU": _op_mvau, "FireExpand": _op_fire_expand, "Thresholding": _op_thresholding, "FMPadding": _op_fmpadding,
     "ConvolutionInputGenerator": _op_swg, "Pool": _op_pool, "DuplicateStreams": _op_duplicate,
     "StreamingConcat": _op_concat, "GlobalAccPool": _op_globalaccpool, "AddStreams": _op_add,
     "ElementwiseAdd": _op_add, "StreamingDataWidthConverter": _op_identity, "StreamingFIFO": _op_identity,

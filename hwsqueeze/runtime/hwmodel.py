@@ -7,6 +7,7 @@ PE lanes side by side, synapse folds accumulated in int64, then a comparison aga
 threshold. It deliberately shares no compute with :mod:`hwsqueeze.reference` (which works on
 the unfolded ``weights.npz`` with BLAS and threshold tables), so the HW-vs-SW tests compare two
 independent implementations. Topology and layer attributes come from ``reference/graph.json``.
+The project's fused Fire-expand layer computes from its ``params.h``/``thresh.h`` (:mod:`.hwfire`).
 Slow and simple by design; numpy only.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 
 from ..errors import HwsqueezeError
+from .hwcompute import folded_mvau
 from .hwsources import read_memblock_words, read_mvau_folding, read_thresholds_header
 
 __all__ = ["HwModel"]
@@ -47,22 +49,7 @@ def _mvau(node: dict, layer_dir: Path) -> Callable[[List[Tensor]], List[Tensor]]
         if act_val != a.get("ActVal", 0):
             raise HwsqueezeError(f"{node['name']}: thresh.h has ActVal {act_val}, the graph {a.get('ActVal', 0)}")
 
-    def run(xs: List[Tensor]) -> List[Tensor]:
-        x = xs[0]
-        lead = x.shape[:-1]
-        pixels = x.reshape(-1, sf, simd).astype(np.int64)
-        acc = np.zeros((pixels.shape[0], nf, pe), dtype=np.int64)
-        for f in range(nf):  # one neuron fold at a time, as the kernel's outer loop
-            for s in range(sf):  # synapse folds accumulate into the PE lanes
-                acc[:, f, :] += pixels[:, s, :] @ w[f, s].T
-        if thr is None:
-            return [acc.reshape(lead + (mh,))]
-        out = np.full(acc.shape, act_val, dtype=np.int64)
-        for step in range(thr.shape[2]):  # ThresholdsActivation: count thresholds <= acc
-            out += acc >= thr[:, :, step].T[None]
-        return [out.reshape(lead + (mh,))]  # channel nf*PE + pe
-
-    return run
+    return lambda xs: [folded_mvau(xs[0], w, thr, act_val if thr is not None else 0)]
 
 
 def _fmpadding(node: dict, _: Path):
@@ -138,8 +125,14 @@ def _streams(kind: str):
     return make
 
 
+def _fire_expand(node: dict, layer_dir: Path):
+    from .hwfire import fire_expand  # the project's fused layer, from its params.h / thresh.h
+
+    return fire_expand(node, layer_dir)
+
+
 _LAYERS: Dict[str, Callable] = {
-    "MVAU": _mvau, "FMPadding": _fmpadding, "ConvolutionInputGenerator": _swg, "Pool": _pool,
+    "MVAU": _mvau, "FireExpand": _fire_expand, "FMPadding": _fmpadding, "ConvolutionInputGenerator": _swg, "Pool": _pool,
     "DuplicateStreams": _streams("duplicate"), "StreamingConcat": _streams("concat"),
     "AddStreams": _streams("add"), "ElementwiseAdd": _streams("add"), "GlobalAccPool": _streams("globalacc"),
     "StreamingDataWidthConverter": _streams("identity"), "StreamingFIFO": _streams("identity"),
@@ -156,7 +149,7 @@ class HwModel:
             if node["op"] not in _LAYERS:
                 raise HwsqueezeError(f"{node['name']}: layer {node['op']} is not supported by the emulated board")
             layer_dir = Path(hw_dir) / node["name"]
-            if node["op"] == "MVAU" and not layer_dir.is_dir():
+            if node["op"] in ("MVAU", "FireExpand") and not layer_dir.is_dir():
                 raise HwsqueezeError(f"generated sources for {node['name']} missing: {layer_dir}")
             self.layers.append((node, _LAYERS[node["op"]](node, layer_dir)))
 

@@ -25,7 +25,8 @@ import numpy as np
 from ..deploy import dtype_bits
 from ..errors import HwsqueezeError
 
-__all__ = ["read_memblock_words", "read_memblock", "read_thresholds_header", "unfold_thresholds", "read_mvau_folding"]
+__all__ = ["read_memblock_words", "read_memblock", "read_thresholds_header", "parse_thresholds", "unfold_thresholds",
+           "read_mvau_folding"]
 
 
 def read_memblock_words(path: Path, pe: int, simd: int, wdtype: str, wmem: int) -> np.ndarray:
@@ -74,14 +75,19 @@ def read_thresholds_header(path: Path) -> Tuple[np.ndarray, int]:
         text = Path(path).read_text()
     except FileNotFoundError:
         raise HwsqueezeError(f"generated threshold file missing: {path}") from None
+    return parse_thresholds(text, str(path))
+
+
+def parse_thresholds(text: str, where: str) -> Tuple[np.ndarray, int]:
+    """The first ``ThresholdsActivation`` declaration in ``text`` (see :func:`read_thresholds_header`)."""
     m = _THRESH.search(text)
     if not m:
-        raise HwsqueezeError(f"{path}: no ThresholdsActivation declaration")
+        raise HwsqueezeError(f"{where}: no ThresholdsActivation declaration")
     tmem, pe, steps, act_val = (int(g) for g in m.groups())
     body = text[text.index("=", m.end()):]
     vals = np.array([int(float(v)) for v in re.findall(r"-?\d+(?:\.\d+)?", body)], dtype=np.int64)
     if vals.size != pe * tmem * steps:
-        raise HwsqueezeError(f"{path}: {vals.size} thresholds for PE {pe} x TMEM {tmem} x {steps} steps")
+        raise HwsqueezeError(f"{where}: {vals.size} thresholds for PE {pe} x TMEM {tmem} x {steps} steps")
     return vals.reshape(pe, tmem, steps), act_val
 
 

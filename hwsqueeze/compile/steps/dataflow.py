@@ -88,20 +88,21 @@ def step_folding(ctx, model):
 
     cfg = ctx.cfg
     if cfg.folding_config is not None:
-        res = apply_folding_config(model, cfg.board, cfg.folding_config, cfg.margin)
+        res = apply_folding_config(model, cfg.board, cfg.folding_config, cfg.margin, cfg.fuse_fire)
         ctx.log(f"  folding from {cfg.folding_config}: {res.estimate.fps:,.0f} FPS")
         if not res.estimate.fits and not cfg.estimate_only:
             raise HwsqueezeError(f"folding config {cfg.folding_config}: " + no_fit_message(res.estimate, cfg.board),
                                  exit_code=NO_FIT)
     elif cfg.target_fps == "auto":
-        res = auto_fold(model, cfg.board, cfg.margin, cfg.use_dsps, progress=lambda s: ctx.log("  " + s))
+        res = auto_fold(model, cfg.board, cfg.margin, cfg.use_dsps, progress=lambda s: ctx.log("  " + s),
+                        fuse=cfg.fuse_fire)
     else:
         fps = float(cfg.target_fps)
-        ceiling = max_fps(model, cfg.board)
+        ceiling = max_fps(model, cfg.board, cfg.fuse_fire)
         if fps > ceiling * 1.0001:
             raise HwsqueezeError(f"target {fps:,.0f} FPS is impossible: fully unfolded, this model reaches "
                                  f"{ceiling:,.0f} FPS at {cfg.board.clock_mhz:g} MHz", exit_code=NO_FIT)
-        res = fold(model, cfg.board, fps, cfg.margin, cfg.use_dsps)
+        res = fold(model, cfg.board, fps, cfg.margin, cfg.use_dsps, cfg.fuse_fire)
         if not res.estimate.fits and not cfg.estimate_only:
             raise HwsqueezeError(f"target {fps:,.0f} FPS: " + no_fit_message(res.estimate, cfg.board), exit_code=NO_FIT)
     ctx.state.folding = {"target_fps": round(res.target_fps, 1), "dsp_layers": res.dsp_layers,
