@@ -76,7 +76,7 @@ def test_cppsim_of_the_fused_layers_bit_exact(fused_build: Path, tmp_path: Path,
     compiled = cppsim.compile_layers(model, names, sim)
     assert all(c.folder is not None for c in compiled.values()), {k: c.error for k, c in compiled.items()}
     truth = generic_copy(ModelWrapper(str(fused_build / HW_GRAPH)))
-    for image in load_images(fused_build, model, 1):
+    for image in load_images(fused_build, model, 1)[0]:
         ctx = _python_context(truth, image)
         for n in (n for n in model.graph.node if n.name in names):
             out = cppsim.run_layer(model, n.name, ctx)
