@@ -47,7 +47,7 @@ def to_file(path: Union[str, Path], logger: str = ROOT, level: int = logging.INF
     last-resort handler) -- used for FINN+'s compiler chatter, e.g. pages of g++ warnings.
     """
     log = logging.getLogger(logger)
-    handler = logging.FileHandler(str(path), mode="a", encoding="utf-8")
+    handler = logging.FileHandler(str(path), mode="a", encoding="utf-8", delay=True)  # no empty file
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
     handler.setLevel(level)
     old_level, old_propagate = log.level, log.propagate

@@ -41,6 +41,7 @@ def test_doctor_sees_xilinx_tools_on_path(tmp_path):
         p.chmod(0o755)
     env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
     env["HWSQUEEZE_CACHE"] = str(tmp_path / "cache")  # no deps fetched
+    env.pop("FINN_DEPS", None)  # an earlier in-process build exported its own
     checks, stages = _doctor(env)
     assert checks["vivado"]["found"] and checks["vivado"]["version"] == "vivado v2024.2 (64-bit)"
     assert stages["fifo_depths at the graph's rule depths (vivado, no simulator)"] is True
