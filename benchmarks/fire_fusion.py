@@ -68,7 +68,7 @@ def main() -> None:
     from qonnx.custom_op.registry import getCustomOp
 
     from hwsqueeze.compile.boards import load_board
-    from hwsqueeze.compile.estimates import estimate, fifo_shapes
+    from hwsqueeze.compile.estimates import estimate, fifo_bits
     from hwsqueeze.compile.transforms.fuse_fire import FuseFireExpand
 
     board = load_board(build.name if (ROOT / "boards" / f"{build.name}.yaml").is_file() else "pynq-z2")
@@ -76,15 +76,15 @@ def main() -> None:
     fused = unfused.transform(FuseFireExpand())
     eu, ef = estimate(unfused, board), estimate(fused, board)
     lu, lf = {e.name: e for e in eu.layers}, {e.name: e for e in ef.layers}
-    fu, ff = fifo_shapes(unfused, board.part), fifo_shapes(fused, board.part)
+    fu, ff = fifo_bits(unfused, board.part), fifo_bits(fused, board.part)
     rows = []
     work = Path(tempfile.mkdtemp(prefix="hwsq-fire-tb-"))
     for node in (n for n in fused.graph.node if n.op_type == "FireExpand_hls"):
         group = _group(unfused, node)
         tensors = {t for n in group for t in list(n.input) + list(n.output)} - {
             t for t in group[0].input} - {t for n in group for t in n.input[1:]}
-        ubits = sum(w * d for t, (w, d) in fu.items() if t in tensors)
-        fbits = ff[node.output[0]][0] * ff[node.output[0]][1]
+        ubits = sum(b for t, b in fu.items() if t in tensors)
+        fbits = ff.get(node.output[0], 0)
         op = getCustomOp(node)
         u = [lu[n.name] for n in group]
         f = lf[node.name]
@@ -110,7 +110,7 @@ def main() -> None:
     print("| | FPS | cycles/frame (slowest layer) | LUT | BRAM18 | DSP | FIFO bits | FIFO LUT | FIFO BRAM18 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for label, e, fs in (("unfused (FINN+)", eu, fu), ("fused (--fuse-fire)", ef, ff)):
-        bits = sum(w * d for w, d in fs.values())
+        bits = sum(fs.values())
         print(f"| {label} | {e.fps:,.0f} | {max(x.cycles for x in e.layers):,} | {e.totals['lut']:,} | "
               f"{e.totals['bram18']} | {e.totals['dsp']} | {bits:,} | {e.overhead['fifos']['lut']:,} | "
               f"{e.overhead['fifos']['bram18']} |")

@@ -33,7 +33,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from .boards import Board
 
-__all__ = ["LayerEstimate", "Estimate", "estimate", "fifo_costs", "fifo_shapes", "SHELL_OVERHEAD", "IODMA_OVERHEAD",
+__all__ = ["LayerEstimate", "Estimate", "estimate", "fifo_costs", "fifo_bits", "SHELL_OVERHEAD", "IODMA_OVERHEAD",
            "SHALLOW_DEPTH"]
 
 # Assumed costs (see module docstring): per IODMA and for the rest of the Zynq shell.
@@ -110,10 +110,12 @@ def fifo_costs(model: ModelWrapper, part: str, shallow: int = SHALLOW_DEPTH) -> 
     return out
 
 
-def fifo_shapes(model: ModelWrapper, part: str, shallow: int = SHALLOW_DEPTH) -> Dict[str, Tuple[int, int]]:
-    """Stream tensor of ``model`` -> (padded bits, depth) of the FIFO FINN's ``InsertFIFO`` puts on
-    it (Fire fork/join depths by rule, the others at least ``shallow``; no width converters), for
-    comparing FIFO bits between two graphs (benchmarks/fire_fusion.py)."""
+def fifo_bits(model: ModelWrapper, part: str, shallow: int = SHALLOW_DEPTH) -> Dict[str, int]:
+    """Stream tensor of ``model`` -> bits (padded width x depth) of the FIFOs FINN's ``InsertFIFO``
+    puts on it once width converters are in (Fire fork/join depths by rule, the others at least
+    ``shallow``); a FIFO next to a width converter counts for the stream the converter sits on.
+    For comparing FIFO storage between two graphs (benchmarks/fire_fusion.py)."""
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
     from qonnx.custom_op.registry import getCustomOp
@@ -121,14 +123,25 @@ def fifo_shapes(model: ModelWrapper, part: str, shallow: int = SHALLOW_DEPTH) ->
     from .transforms.fifos import SetForkJoinFIFODepths
 
     names = {t for n in model.graph.node for t in list(n.input) + list(n.output)}
-    g = model.transform(SetForkJoinFIFODepths()).transform(InsertFIFO(create_shallow_fifos=True))
-    g = g.transform(SpecializeLayers(part))
-    out: Dict[str, Tuple[int, int]] = {}
+    g = model.transform(SetForkJoinFIFODepths()).transform(InsertDWC()).transform(SpecializeLayers(part))
+    g = g.transform(InsertFIFO(create_shallow_fifos=True)).transform(SpecializeLayers(part))
+
+    def original(t: str) -> str:
+        while t not in names:  # back through the converters (and FIFOs) FINN inserted
+            prod = g.find_producer(t)
+            if prod is None:
+                break
+            t = prod.input[0]
+        return t
+
+    out: Dict[str, int] = {}
     for node in g.graph.node:
         if node.op_type.startswith("StreamingFIFO"):
             op = getCustomOp(node)
-            t = node.input[0] if node.input[0] in names else node.output[0]
-            out[t] = (int(op.get_instream_width_padded()), max(int(op.get_nodeattr("depth")), shallow))
+            t = node.input[0] if node.input[0] in names else original(node.output[0] if node.output[0] in names
+                                                                     else node.input[0])
+            bits = int(op.get_instream_width_padded()) * max(int(op.get_nodeattr("depth")), shallow)
+            out[t] = out.get(t, 0) + bits
     return out
 
 
