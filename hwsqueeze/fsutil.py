@@ -7,6 +7,7 @@ removing the temporary file if anything fails.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -15,7 +16,8 @@ from typing import Any, Callable, Iterator, List, Union
 
 from .errors import HwsqueezeError
 
-__all__ = ["atomic_write", "write_text", "write_json", "atomic_dir", "tmp_name", "MANIFEST", "foreign_files"]
+__all__ = ["atomic_write", "write_text", "write_json", "atomic_dir", "tmp_name", "sha256_file", "MANIFEST",
+           "foreign_files"]
 
 MANIFEST = ".hwsqueeze-files"  # in every folder atomic_dir wrote: the files it holds
 
@@ -39,6 +41,15 @@ def atomic_write(path: PathLike, write: Callable[[Path], Any]) -> Path:
         if tmp.exists():
             tmp.unlink()
     return p
+
+
+def sha256_file(path: PathLike) -> str:
+    """Hex SHA-256 of the file at ``path``, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def write_text(path: PathLike, text: str) -> Path:

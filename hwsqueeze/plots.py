@@ -18,6 +18,16 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path: Path, dpi: int) -> None:
+    """Write ``fig`` as a PNG at ``path`` atomically (fsutil's temporary sibling, then rename) and close it."""
+    from .fsutil import atomic_write
+
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+    finally:
+        plt.close(fig)
+
+
 def confusion_matrix_png(pred: np.ndarray, labels: np.ndarray, classes: Sequence[str], path: Path, title: str = "") -> None:
     """Row-normalised confusion matrix with counts, written atomically."""
     plt = _plt()
@@ -37,11 +47,7 @@ def confusion_matrix_png(pred: np.ndarray, labels: np.ndarray, classes: Sequence
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    _save(plt, fig, path, dpi=110)
 
 
 def estimates_png(layers: Sequence[dict], totals: dict, budget: dict, margin: float, path: Path, title: str = "") -> None:
@@ -61,10 +67,7 @@ def estimates_png(layers: Sequence[dict], totals: dict, budget: dict, margin: fl
     axes[-1].set_xticks(x)
     axes[-1].set_xticklabels(names, rotation=90, fontsize=6)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    _save(plt, fig, path, dpi=110)
 
 
 def learning_curve_png(epochs: Sequence[dict], path: Path, title: str = "") -> None:
@@ -82,8 +85,4 @@ def learning_curve_png(epochs: Sequence[dict], path: Path, title: str = "") -> N
     ax_acc.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    _save(plt, fig, path, dpi=100)

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 from ..errors import HwsqueezeError
-from ..fsutil import write_json
+from ..fsutil import sha256_file, write_json
 from .boards import Board
 
-__all__ = ["BuildConfig", "BuildState", "StepRecord", "provenance", "sha256_file", "VERIFY_N"]
+__all__ = ["BuildConfig", "BuildState", "StepRecord", "provenance", "VERIFY_N"]
 
 VERIFY_N = 8
 
@@ -106,14 +106,6 @@ class BuildState:
             raise HwsqueezeError(f"{path} is corrupt ({type(e).__name__}: {str(e)[:100]}); rebuild without "
                                  "--from-step") from None
         return state
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _digest(obj: Any) -> str:

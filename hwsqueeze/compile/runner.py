@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import MISSING_TOOL, HwsqueezeError
 from ..logs import to_file
-from .config import BuildConfig, BuildState, StepRecord, provenance, sha256_file
+from ..fsutil import sha256_file
+from .config import BuildConfig, BuildState, StepRecord, provenance
 from .pipeline import ESTIMATE_LAST, STEPS, Step, step_index
 from .steps.vivado import MissingTools
 from .verify import compare, execute

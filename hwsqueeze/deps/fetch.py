@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from ..errors import BAD_INPUT, MISSING_TOOL, HwsqueezeError
-from .manifest import entry_state, read, record, sha256_file
+from ..fsutil import sha256_file
+from .manifest import entry_state, read, record
 from .pins import ARCHIVE_SUFFIXES, Pin, cache_dir, load_pins
 
 __all__ = ["fetch", "find_local", "archive_commit"]

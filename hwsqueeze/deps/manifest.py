@@ -9,27 +9,18 @@ written only after its files are complete, so nothing half-installed ever looks 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from ..fsutil import write_json
+from ..fsutil import sha256_file, write_json
 from .pins import BOARD_DEPS, Pin, cache_dir, load_pins
 
-__all__ = ["read", "record", "sha256_file", "git_head", "entry_state", "status", "installed_root",
+__all__ = ["read", "record", "git_head", "entry_state", "status", "installed_root",
            "board_files_dir", "fingerprint", "MANIFEST"]
 
 MANIFEST = "manifest.json"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def git_head(repo: Path) -> Optional[str]:
