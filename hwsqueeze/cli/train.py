@@ -70,12 +70,9 @@ def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epoch
 
     from ..train import TrainConfig, train as run
 
-    log = logging.getLogger("hwsqueeze.train")  # the library logs; the command prints it
-    if not log.handlers:
-        handler = logging.StreamHandler()  # stderr
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+    from ..logs import to_console
+
+    to_console(logging.INFO, stream=sys.stderr)  # progress to stderr: stdout carries only the result JSON
     cfg = TrainConfig(**opts)
     try:
         summary = run(cfg, resume=resume, progress=not quiet and sys.stderr.isatty())
