@@ -10,6 +10,8 @@ HW := $(VENV)/bin/hwsqueeze
 CONSTRAINTS := requirements/constraints.txt
 BUILD_ARGS ?=
 PYTEST_ARGS ?=
+# pytest-xdist workers: 2 halves the wall time on a 2-core machine; each worker needs ~2 GB
+TEST_JOBS ?= 2
 
 .PHONY: help venv build simulate test test-py test-board-env bench train-default constraints clean
 
@@ -62,7 +64,7 @@ boards: venv
 	$(HW) boards
 
 test: venv
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 	@if [ -x scripts/test-board-env.sh ]; then scripts/test-board-env.sh; fi
 
 train-default: venv

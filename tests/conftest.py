@@ -32,16 +32,29 @@ def image_folder(tmp_path) -> Path:
     return write_image_folder(tmp_path / "imgs")
 
 
+def _shared_dir(request, tmp_path_factory, name: str) -> Path:
+    """A folder all of this run's pytest-xdist workers see (keyed by the run's id, beside their
+    base temps); without xdist, the session's own temp folder."""
+    worker = getattr(request.config, "workerinput", None)  # set on xdist workers only
+    if worker is None:
+        return tmp_path_factory.mktemp(name)
+    return tmp_path_factory.getbasetemp().parent / f"{name}-{worker['testrunuid']}"
+
+
 @pytest.fixture(scope="session")
-def built_deploy(tmp_path_factory) -> Path:
-    """A deploy package of the shipped default model, built once per test session (no Vivado:
-    emulated board). Set HWSQUEEZE_DEPLOY to test an existing package instead."""
+def built_deploy(request, tmp_path_factory) -> Path:
+    """A deploy package of the shipped default model, built once per test run (no Vivado:
+    emulated board; under pytest-xdist the first worker builds it, the others wait for it).
+    Set HWSQUEEZE_DEPLOY to test an existing package instead."""
     env = os.environ.get("HWSQUEEZE_DEPLOY")
     if env:
         return Path(env)
+    from filelock import FileLock
     from helpers import run_cli
 
-    out = tmp_path_factory.mktemp("default-build")
-    res = run_cli("build", "--board", "pynq-z2", "--out", str(out), "--quiet", timeout=1200)
-    assert res.returncode == 0, res.stdout + res.stderr
+    out = _shared_dir(request, tmp_path_factory, "default-build")
+    with FileLock(str(out) + ".lock"):
+        if not (out / "deploy" / "deploy.json").is_file():
+            res = run_cli("build", "--board", "pynq-z2", "--out", str(out), "--quiet", timeout=1200)
+            assert res.returncode == 0, res.stdout + res.stderr
     return out / "deploy"

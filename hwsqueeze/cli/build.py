@@ -7,6 +7,7 @@ from typing import Optional
 
 import click
 
+from ..compile.config import VERIFY_N
 from ..errors import HwsqueezeError
 
 
@@ -43,6 +44,9 @@ def _fps(value: str):
 @click.option("--margin", type=click.FloatRange(0.1, 1.0), default=0.85, show_default=True,
               help="Fraction of the board's LUT and BRAM18 a design may use.")
 @click.option("--no-dsp", is_flag=True, help="Keep all MVAU multipliers in LUTs.")
+@click.option("--verify-images", type=click.IntRange(1, 1024), default=VERIFY_N, show_default=True,
+              help="Images every graph step is checked on, bit-exact against the model (fewer: faster on large "
+                   "inputs such as 224x224).")
 @click.option("--fuse-fire/--no-fuse-fire", default=False, show_default=True,
               help="Replace each Fire module's expand fork/join (DuplicateStreams, two MVAUs, StreamingConcat) by "
                    "the project's fused FireExpand HLS layer (hls/fire_expand.hpp).")
@@ -57,7 +61,7 @@ def _fps(value: str):
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary (build.json) as one JSON object.")
 def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str], onnx_path: Optional[str],
           target_fps: str, folding_config: Optional[str], samples: Optional[str], margin: float, no_dsp: bool,
-          fuse_fire: bool, out_dir: Optional[str],
+          verify_images: int, fuse_fire: bool, out_dir: Optional[str],
           from_step: Optional[str], stop_step: Optional[str], estimate_only: bool, require_bitstream: bool,
           list_steps: bool, quiet: bool, as_json: bool) -> None:
     """Compile a trained model with FINN+ into a dataflow accelerator for a board.
@@ -105,7 +109,8 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
                       model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps,
                       folding_config=Path(folding_config).resolve() if folding_config else None, margin=margin,
                       use_dsps=not no_dsp, fuse_fire=fuse_fire, estimate_only=estimate_only,
-                      require_bitstream=require_bitstream, from_step=from_step, stop_step=stop_step, samples=samples)
+                      require_bitstream=require_bitstream, from_step=from_step, stop_step=stop_step, samples=samples,
+                      verify_n=verify_images)
     res = run_build(cfg)
     if as_json:
         click.echo(json.dumps(res.summary, default=str))

@@ -160,14 +160,15 @@ def test_build_refuses_a_foreign_folder(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_default_model_estimates(tmp_path: Path):
-    """The shipped model on the default board: >= 1,000 FPS (the issue's floor) and it fits."""
-    res = run_cli("build", "--board", "pynq-z2", "--estimate-only", "--out", str(tmp_path))
-    assert res.returncode == 0, res.stdout + res.stderr
-    est = json.loads((tmp_path / "estimates.json").read_text())
-    assert est["fits"] and est["fps"] >= 1000
-    summary = json.loads((tmp_path / "build.json").read_text())
-    assert summary["status"] == "estimate-only" and not (tmp_path / "deploy").exists()
+def test_default_model_estimates(built_deploy: Path):
+    """The shipped model on the default board: >= 1,000 FPS (the issue's floor) and it fits.
+    (Read from the session's default build, which runs every estimate step; --estimate-only
+    itself is tested on the tiny model.)"""
+    est = json.loads((built_deploy.parent / "estimates.json").read_text())
+    assert est["board"] == "pynq-z2" and est["fits"] and est["fps"] >= 1000
+    for kind in ("lut", "bram18"):  # "fits": LUT and BRAM within the margin, DSPs within the board
+        assert est["totals"][kind] <= est["margin"] * est["budget"][kind], kind
+    assert est["totals"]["dsp"] <= est["budget"]["dsp"]
 
 
 def test_boards_listing():

@@ -33,6 +33,12 @@ def _load(build: Path, step: str):
     return ModelWrapper(str(path))
 
 
+def test_estimate_only_stops_before_the_hardware_steps(build: Path):
+    summary = json.loads((build / "build.json").read_text())
+    assert summary["status"] == "estimate-only" and not (build / "deploy").exists()
+    assert not list((build / "intermediate").glob("*_hw_codegen.onnx"))
+
+
 @pytest.fixture(scope="module")
 def board():
     from hwsqueeze.compile.boards import load_board
