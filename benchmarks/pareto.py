@@ -99,9 +99,9 @@ def our_point(checkpoint: Path, fps: float, board) -> dict:
 
 
 def row(config: str, kind: str, top: Optional[float], top_note: str, fps: float, totals: dict, budget: dict,
-        fits: bool, target=None) -> dict:
-    """One table row; LUT/BRAM18 in % of the board."""
-    return {"config": config, "kind": kind, "target_fps": target, "top1": top, "top1_source": top_note,
+        fits: bool, target=None, series: str = "") -> dict:
+    """One table row; LUT/BRAM18 in % of the board; ``series``: the plot line it belongs to."""
+    return {"config": config, "kind": kind, "series": series or config, "target_fps": target, "top1": top, "top1_source": top_note,
             "fps": round(fps, 1), "lut": totals["lut"], "bram18": totals["bram18"], "dsp": totals["dsp"],
             "lut_pct": round(100 * totals["lut"] / budget["lut"], 1),
             "bram_pct": round(100 * totals["bram18"] / budget["bram18"], 1), "fits": bool(fits)}
@@ -120,7 +120,7 @@ def measure(checkpoints: List[Path], targets: List[float], data: Path, cnv: bool
         for fps in targets:
             p = our_point(ck, fps, board)
             rows.append(row(f"{p['model']} {p['quant']} ({ck.name}) @ {fps:,.0f}", "hwsqueeze", top, note,
-                            p["fps"], p["totals"], p["budget"], p["fits"], fps))
+                            p["fps"], p["totals"], p["budget"], p["fits"], fps, f"{p['model']} {p['quant']} ({ck.name})"))
     if cnv:
         onnx = peer_cnv.CACHE / "cnv_w2a2.onnx"
         if not onnx.is_file():
@@ -138,7 +138,8 @@ def measure(checkpoints: List[Path], targets: List[float], data: Path, cnv: bool
                                                target_fps=int(round(fps)), mvau_wwidth_max=MVAU_WWIDTH_MAX)))
         for name, fps, out in builds:
             f = peer_cnv.cnv(out, board, name)
-            rows.append(row(name, "cnv_w2a2", f["top1"], note, f["fps"], f["total"], f["budget"], f["fits"], fps))
+            rows.append(row(name, "cnv_w2a2", f["top1"], note, f["fps"], f["total"], f["budget"], f["fits"], fps,
+                            "CNV-W2A2, FINN folding" if fps else name))
     return rows
 
 
@@ -155,7 +156,8 @@ def markdown(rows: List[dict], margin: float = 0.85) -> str:
 
 
 def plot(rows: List[dict], path: Path, margin: float = 0.85) -> None:
-    """Top-1 vs est. FPS; colour = LUT %, CNV-W2A2 triangles, designs over the budget hollow."""
+    """Top-1 vs est. FPS, one thin line per series; colour = LUT %, marker size = BRAM18 %, CNV-W2A2
+    triangles, designs over the ``margin`` budget hollow (and the budget marked on the colour bar)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,27 +166,36 @@ def plot(rows: List[dict], path: Path, margin: float = 0.85) -> None:
 
     from hwsqueeze.fsutil import atomic_write
 
-    norm, cmap = Normalize(0, 100), plt.get_cmap("viridis")
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for r in rows:
-        if r["top1"] is None:
-            continue
+    pts = [r for r in rows if r["top1"] is not None]
+    norm, cmap = Normalize(0, 120), plt.get_cmap("viridis")
+    fig, ax = plt.subplots(figsize=(8.5, 5.5))
+    fig.subplots_adjust(bottom=0.24, top=0.92)
+    for name in dict.fromkeys(r["series"] for r in pts):
+        line = sorted((r for r in pts if r["series"] == name), key=lambda r: r["fps"])
+        ax.plot([r["fps"] for r in line], [100 * r["top1"] for r in line], color="grey", lw=0.8, zorder=1)
+        one = len(line) == 1  # a lone point is labelled below it, a line above its right end
+        ax.annotate(name, (line[-1]["fps"], 100 * line[-1]["top1"]), textcoords="offset points",
+                    xytext=(0, -20 if one else 12), ha="center" if one else "right", fontsize=8)
+    for r in pts:
         c = cmap(norm(r["lut_pct"]))
         ax.scatter(r["fps"], 100 * r["top1"], s=40 + 2.5 * r["bram_pct"], marker="^" if r["kind"] == "cnv_w2a2" else "o",
-                   facecolors=c if r["fits"] else "none", edgecolors=c, linewidths=1.8)
-    for marker, label in (("o", "hwsqueeze"), ("^", "CNV-W2A2 (finn-examples / FINN folding)")):
+                   facecolors=c if r["fits"] else "none", edgecolors=c, linewidths=1.8, zorder=2)
+    if pts:
+        lo, hi = min(100 * r["top1"] for r in pts), max(100 * r["top1"] for r in pts)
+        ax.set_ylim(lo - 0.6, hi + 0.8)
+    for marker, label in (("o", "hwsqueeze (one line per checkpoint)"), ("^", "CNV-W2A2 (finn-examples / FINN folding)")):
         ax.scatter([], [], marker=marker, color="grey", label=label)
     ax.scatter([], [], marker="o", facecolors="none", edgecolors="grey",
-               label=f"hollow: over the {margin:.0%} LUT/BRAM18 budget")
-    ax.scatter([], [], marker="o", color="grey", s=40 + 250, label="size: BRAM18 % (small 0, large 100)")
+               label=f"hollow: over {margin:.0%} of the LUTs or BRAM18s")
+    ax.scatter([], [], marker="o", color="grey", s=40 + 250, label="marker size: BRAM18 % (0 .. 100)")
     cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax)
-    cb.set_label("LUT % of xc7z020 (whole design)")
+    cb.set_label(f"LUT % of xc7z020, whole design (red: the {margin:.0%} budget)")
     cb.ax.axhline(100 * margin, color="red", linewidth=2)
-    ax.set_xlabel("estimated FPS at 100 MHz (PYNQ-Z2, FINN+ 1.6.1 estimates)")
+    ax.set_xlabel("estimated FPS at 100 MHz (PYNQ-Z2; FINN+ 1.6.1 estimates + FIFOs, DWCs, DMAs, shell)")
     ax.set_ylabel("CIFAR-10 top-1 (%)")
-    ax.set_title("hwsqueeze vs CNV-W2A2: accuracy, frame rate, resources (red line: 85 % budget)")
+    ax.set_title("Accuracy vs frame rate vs resources on the PYNQ-Z2", fontsize=11)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
+    fig.legend(loc="lower center", ncol=2, fontsize=8, frameon=False)
     try:
         atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     finally:
@@ -213,6 +224,11 @@ def main(argv=None) -> int:
     for ck in cks:
         if not ck.is_file():
             ap.error(f"checkpoint not found: {ck}")
+    import logging
+
+    from hwsqueeze.logs import to_console
+
+    to_console(logging.INFO, sys.stderr)  # our builds' step lines are the progress of the long part
     rows = measure([ck.resolve() for ck in cks], targets, args.data, cnv=not args.no_cnv)
     table = markdown(rows)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -351,6 +351,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help='print {"hwsqueeze": {...}, "cnv_w2a2": {...}}')
     ap.add_argument("--rebuild", action="store_true", help="re-export the CNV (its FINN builds rerun if it changed)")
     args = ap.parse_args(argv)
+    import logging
+
+    from hwsqueeze.logs import to_console
+
+    to_console(logging.INFO, sys.stderr)  # our builds' step lines are the progress of the long part
     o, a, b = measure(args.build, args.rebuild)
     if args.json:
         print(json.dumps(to_json(o, a, b)))
