@@ -63,26 +63,42 @@ def top1(checkpoint: Path, data: Path) -> Tuple[Optional[float], str]:
     return rec["top1"], f"measured on {rec['n']:,} CIFAR-10 test images"
 
 
+def code_digest() -> str:
+    """Digest of the code a point's figures depend on beyond the checkpoint (models, export, compile):
+    cached points from other code are rebuilt (the build's own provenance only knows versions)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    pkg = ROOT / "hwsqueeze"
+    for f in sorted([pkg / "export.py", *(pkg / "models").rglob("*.py"), *(pkg / "compile").rglob("*.py")]):
+        h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def our_point(checkpoint: Path, fps: float, board) -> dict:
-    """Our estimate flow for ``checkpoint`` folded for ``fps``: the figures of its ``estimates.json``."""
+    """Our estimate flow for ``checkpoint`` folded for ``fps``: the figures of its ``estimates.json``
+    (cached in the build folder's ``points.json`` for this code)."""
     from hwsqueeze.compile.config import BuildConfig
     from hwsqueeze.compile.runner import run_build
+    from hwsqueeze.errors import HwsqueezeError
     from hwsqueeze.fsutil import sha256_file, write_json
 
     sha = sha256_file(checkpoint)
     out = CACHE / f"{checkpoint.stem}-{sha[:12]}"
-    points_file = out / "points.json"
-    points = json.loads(points_file.read_text()) if points_file.is_file() else {}
+    points_file, code = out / "points.json", code_digest()
+    cached = json.loads(points_file.read_text()) if points_file.is_file() else {}
+    same_code = cached.get("code") == code
+    points = cached.get("points", {}) if same_code else {}
     key = f"{fps:g}"
     if key not in points:
         t0 = time.time()
         say(f"{checkpoint.name}: estimate build for {fps:,.0f} FPS in {out} (first target of a checkpoint ~3 min, "
-            "then ~1 min each)")
-        resume = "folding" if (out / "build_state.json").is_file() else None
+            "then ~15 s each)")
+        resume = "folding" if same_code and (out / "build_state.json").is_file() else None
         try:
             run_build(BuildConfig(board=board, out_dir=out, checkpoint=checkpoint, target_fps=float(fps),
                                   estimate_only=True, from_step=resume))
-        except Exception as e:  # an interrupted earlier build cannot be resumed: start again
+        except HwsqueezeError as e:  # an interrupted earlier build cannot be resumed: start again
             if resume is None:
                 raise
             say(f"cannot resume ({str(e)[:120]}); building from the start")
@@ -92,7 +108,7 @@ def our_point(checkpoint: Path, fps: float, board) -> dict:
         src = json.loads((out / "build_state.json").read_text())["source"]
         points[key] = {"fps": est["fps"], "totals": est["totals"], "budget": est["budget"], "fits": est["fits"],
                        "margin": est["margin"], "model": src.get("model"), "quant": src.get("quant")}
-        write_json(points_file, points)
+        write_json(points_file, {"code": code, "points": points})
         say(f"  -> {est['fps']:,.0f} FPS, LUT {est['totals']['lut']:,}, BRAM18 {est['totals']['bram18']} "
             f"({time.time() - t0:.0f} s)")
     return points[key]
@@ -101,7 +117,8 @@ def our_point(checkpoint: Path, fps: float, board) -> dict:
 def row(config: str, kind: str, top: Optional[float], top_note: str, fps: float, totals: dict, budget: dict,
         fits: bool, target=None, series: str = "") -> dict:
     """One table row; LUT/BRAM18 in % of the board; ``series``: the plot line it belongs to."""
-    return {"config": config, "kind": kind, "series": series or config, "target_fps": target, "top1": top, "top1_source": top_note,
+    return {"config": config, "kind": kind, "series": series or config, "target_fps": target,
+            "top1": top, "top1_source": top_note,
             "fps": round(fps, 1), "lut": totals["lut"], "bram18": totals["bram18"], "dsp": totals["dsp"],
             "lut_pct": round(100 * totals["lut"] / budget["lut"], 1),
             "bram_pct": round(100 * totals["bram18"] / budget["bram18"], 1), "fits": bool(fits)}
