@@ -285,9 +285,6 @@ def cnv(out: Path, board, label: str) -> dict:
     return f
 
 
-ROW_KEYS = ("top1", "fps", "lut", "bram18", "dsp")
-
-
 def to_json(ours_f: dict, peer_f: dict, peer_at_ours: dict) -> dict:
     """``{"hwsqueeze": {...}, "cnv_w2a2": {...}}``: top1, fps and the whole-design lut/bram18/dsp
     (layers + the same overhead model) of each, layers-only beside them; the peer folded for our
