@@ -26,6 +26,7 @@ from .distill import kd_loss, load_teacher
 from .distributed import DistEnv, autocast_dtype, setup
 from .evaluation import evaluate, evaluate_batches, topk_accuracy
 from .exact import load_quant_state, quant_state, seed_epoch
+from .fastquant import fuse_quantizers
 from .inputs import open_data
 from .progress import Progress, fmt_duration
 from .prune import Pruner
@@ -140,6 +141,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: bool, progress: bool, on_epoc
     amp = autocast_dtype(env.device) if cfg.bf16 else None
     if amp is not None:
         fp32_act_quantizers(model, env.device.type)  # quantizers exact under autocast (see .amp)
+    fuse_quantizers(model)  # same numbers, fewer ops (see .fastquant); after every load_state_dict
     net = env.wrap(model)
     fwd = torch.compile(net) if cfg.compile else net
     if log:
