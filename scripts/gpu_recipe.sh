@@ -4,11 +4,11 @@
 # (the device tool: 10 min a command). NOT YET RUN ON A GPU (no GPU was lent when it was written);
 # its chunking and resume logic are tested on CPU (tests/train/test_gpu_recipe.py).
 #
-# Each call trains whole epochs (`hwsqueeze train --stop-after N`) while the time left in
-# BUDGET_S fits another chunk (estimated from the last epoch's time in metrics.json), then
-# copies each stage's last.pt / final.pt / metrics.json to $OUT/<stage>/. Bring those back into
-# $RUNS/<stage>/ and call again: training resumes exactly from last.pt. Prints "recipe done"
-# once both stages have final.pt.
+# Each call trains whole epochs (`hwsqueeze train --stop-after N`, N <= the stage's chunk) while
+# the time left in BUDGET_S fits them (estimated from the last epoch's time in metrics.json),
+# copying each stage's last.pt / final.pt / metrics.json to $OUT/<stage>/ after every chunk.
+# Bring those back into $RUNS/<stage>/ and call again: training resumes exactly from last.pt.
+# Prints "recipe done" once both stages have final.pt.
 #
 #   bash scripts/gpu_recipe.sh prepare   # here, once: wheels + data into .gpu/ (git-ignored)
 #   bash scripts/gpu_recipe.sh           # on the GPU machine: device run, carry [".gpu"], timeout_s 600
@@ -45,7 +45,7 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 hw() { "$PY" -c 'import sys; from hwsqueeze.cli import run; sys.argv[0] = "hwsqueeze"; run()' "$@"; }
 T0=$(date +%s)
 
-save() {  # what the next call needs, and the curves, to $OUT (the device tool brings it back)
+save() {  # what the next call needs to $OUT (the device tool brings it back; at most 8 files)
     [[ -n ${OUT:-} ]] || return 0
     local f
     for f in last.pt final.pt metrics.json; do
@@ -54,14 +54,15 @@ save() {  # what the next call needs, and the curves, to $OUT (the device tool b
     return 0
 }
 
-chunk_s() {  # estimated seconds for $2 more epochs of stage $1, start-up included
-    "$PY" - "$RUNS/$1/metrics.json" "$2" "$FIRST_EPOCH_S" "$STARTUP_S" <<'EOF'
+fit() {  # epochs of stage $1 (at most $2) that fit in what is left of the budget after ${3}s
+    "$PY" - "$RUNS/$1/metrics.json" "$2" "$3" "$BUDGET_S" "$FIRST_EPOCH_S" "$STARTUP_S" <<'EOF'
 import json, sys
+path, chunk, used, budget, first, startup = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
 try:
-    epoch_s = json.load(open(sys.argv[1]))["epochs"][-1]["epoch_s"]
+    epoch_s = json.load(open(path))["epochs"][-1]["epoch_s"]  # the last epoch, evaluation included
 except (OSError, ValueError, KeyError, IndexError):
-    epoch_s = float(sys.argv[3])
-print(int(epoch_s * int(sys.argv[2]) + float(sys.argv[4])))
+    epoch_s = first  # nothing measured yet
+print(chunk if epoch_s <= 0 else max(0, min(chunk, int((budget - used - startup) // epoch_s))))
 EOF
 }
 
@@ -69,21 +70,27 @@ stage() {  # name epochs chunk [train options...]: chunks until final.pt or the 
     local name=$1 epochs=$2 chunk=$3
     shift 3
     while [[ ! -f $RUNS/$name/final.pt ]]; do
-        local need used
-        need=$(chunk_s "$name" "$chunk")
+        local n used
         used=$(( $(date +%s) - T0 ))
-        if (( used + need > BUDGET_S )); then
-            echo "gpu_recipe: $name: ${used}s used, next $chunk epoch(s) need ~${need}s of ${BUDGET_S}s: call again"
-            save "$name"
-            exit 0
+        n=$(fit "$name" "$chunk" "$used")
+        if (( n == 0 )); then
+            if (( TRAINED )); then
+                echo "gpu_recipe: $name: ${used}s of ${BUDGET_S}s used, no further epoch fits: call again"
+                save "$name"
+                exit 0
+            fi
+            n=1  # not even one epoch fits a whole call: run one anyway, or no call would progress
+            echo "gpu_recipe: $name: an epoch may not fit BUDGET_S=${BUDGET_S}s; running one"
         fi
         # shellcheck disable=SC2086
         hw train --data "$DATA" --out "$RUNS/$name" --model "$MODEL" --device "$DEVICE" --epochs "$epochs" \
-            --stop-after "$chunk" --quiet "$@" $EXTRA
+            --stop-after "$n" --quiet "$@" $EXTRA
+        TRAINED=1
         save "$name"
     done
 }
 
+TRAINED=0
 stage float "$FLOAT_EPOCHS" "$FLOAT_CHUNK" --quant float --lr 0.2 --weight-decay 5e-4
 stage w4a4 "$QAT_EPOCHS" "$QAT_CHUNK" --quant w4a4 --init "$RUNS/float/final.pt" --teacher "$RUNS/float/final.pt" \
     --lr 0.01 --weight-decay 1e-4

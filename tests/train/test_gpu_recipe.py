@@ -15,7 +15,7 @@ def _call(tmp_path, runs, out, budget_s: int) -> subprocess.CompletedProcess:
     out.mkdir()
     env = {**os.environ, "OUT": str(out), "RUNS": str(runs), "PY": sys.executable, "DEVICE": "cpu",
            "DATA": "generated:60", "MODEL": "squeezenet-tiny-cifar10", "BUDGET_S": str(budget_s),
-           "FIRST_EPOCH_S": "0", "STARTUP_S": "0", "FLOAT_EPOCHS": "2", "FLOAT_CHUNK": "1", "QAT_EPOCHS": "2",
+           "FIRST_EPOCH_S": "1", "STARTUP_S": "0", "FLOAT_EPOCHS": "2", "FLOAT_CHUNK": "1", "QAT_EPOCHS": "2",
            "QAT_CHUNK": "1", "EXTRA": "--batch-size 20 --max-test 20 --threads 1", "OMP_NUM_THREADS": "1"}
     r = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_recipe.sh")], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=600)
@@ -30,8 +30,8 @@ def _fresh_machine(out, runs) -> None:
 
 
 def test_gpu_recipe_runs_in_chunks_and_resumes_from_what_it_saved(tmp_path):
-    """Two calls of a 1 s budget: each trains one chunk (the first chunk of a call always starts),
-    saves it to $OUT and stops; the second starts from only what the first returned and resumes
+    """Two calls of a 1 s budget: each trains one epoch (a call's first epoch always runs, or no
+    call would progress), saves it to $OUT and stops; the second starts from only what the first returned and resumes
     the float stage from its last.pt to final.pt. (Two CLI runs: the QAT stage is the same loop
     with --init/--teacher; exact resume itself: test_exact_resume.py.)"""
     out, runs = tmp_path / "OUT", tmp_path / "runs"
