@@ -7,7 +7,7 @@ other jobs on a shared machine hits all of them alike, and each reports its best
 are against float in the same run. ``--profile`` adds torch.profiler's top ops of one QAT step
 of each path.
 Usage: python benchmarks/train_throughput.py [--model squeezenet1_1-cifar10] [--batch 128] [--steps 3]
-       [--repeats 3] [--threads 1] [--profile] [--compile]
+       [--repeats 3] [--threads 1] [--profile] [--compile] [--device cpu|cuda]
 """
 from __future__ import annotations
 
@@ -30,27 +30,27 @@ CONFIGS = {  # name: (quant, bf16, fused quantizers)
 
 
 def make_step(model_name: str, quant: str, bf16: bool, fused: bool, batch: int,
-              compiled: bool = False) -> Callable[[], torch.Tensor]:
+              compiled: bool = False, device: str = "cpu") -> Callable[[], torch.Tensor]:
     """One training step (forward, loss, backward, SGD) of a fresh model, as `hwsqueeze train` runs it;
     it returns the loss. The warm-up step (torch.compile's compilation) is timed into ``WARMUP_S``."""
     torch.manual_seed(0)
-    m = create(model_name, quant).to(memory_format=torch.channels_last).train()
-    x = torch.randint(0, 256, (batch, 3, m.arch.input_size, m.arch.input_size)).float()
+    m = create(model_name, quant).to(device).to(memory_format=torch.channels_last).train()
+    x = torch.randint(0, 256, (batch, 3, m.arch.input_size, m.arch.input_size)).float().to(device)
     x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, m.arch.num_classes, (batch,))
+    y = torch.randint(0, m.arch.num_classes, (batch,)).to(device)
     if quant != "float":  # past the activation scales' statistics steps (slower, only the first 50)
         with torch.no_grad():
             for _ in range(51):
                 m(x[:4])
     if bf16:  # as `hwsqueeze train` does: activation quantizers in fp32 under autocast (train/amp.py)
-        fp32_act_quantizers(m, "cpu")
+        fp32_act_quantizers(m, torch.device(device).type)
     if fused:
         fuse_quantizers(m)
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
     fwd = torch.compile(m) if compiled else m
 
     def step() -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
             out = fwd(x)
         loss = torch.nn.functional.cross_entropy(out.float(), y)
         opt.zero_grad()
@@ -68,24 +68,33 @@ WARMUP_S: Dict[tuple, float] = {}
 
 
 def measure(a: argparse.Namespace) -> Dict[str, float]:
-    steps = {k: make_step(a.model, *cfg, a.batch) for k, cfg in CONFIGS.items()}
+    def sync() -> None:  # GPU work is asynchronous: time what ran, not what was queued
+        if torch.device(a.device).type == "cuda":
+            torch.cuda.synchronize()
+
+    steps = {k: make_step(a.model, *cfg, a.batch, device=a.device) for k, cfg in CONFIGS.items()}
     if a.compile:  # the fused W4A4 bf16 step under torch.compile (inductor): speed, compile time, same loss?
-        steps["w4a4-bf16-fused-compiled"] = make_step(a.model, "w4a4", True, True, a.batch, compiled=True)
+        steps["w4a4-bf16-fused-compiled"] = make_step(a.model, "w4a4", True, True, a.batch, True, a.device)
     best = {k: 0.0 for k in steps}
     for _ in range(a.repeats):
         for k, step in steps.items():
+            sync()
             t = time.perf_counter()
             for _ in range(a.steps):
                 step()
+            sync()
             best[k] = max(best[k], a.batch * a.steps / (time.perf_counter() - t))
     if a.profile:
         from torch.profiler import ProfilerActivity, profile
 
         for k in ("w4a4-bf16", "w4a4-bf16-fused"):
-            with profile(activities=[ProfilerActivity.CPU]) as p:
+            acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if a.device.startswith("cuda") else [])
+            with profile(activities=acts) as p:
                 steps[k]()
-            print(f"--- {k}: one step, top ops by self CPU time")
-            print(p.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+                sync()
+            print(f"--- {k}: one step, top ops by self time")
+            key = "self_cuda_time_total" if a.device.startswith("cuda") else "self_cpu_time_total"
+            print(p.key_averages().table(sort_by=key, row_limit=12))
     return best
 
 
@@ -97,11 +106,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (a GPU: --batch 256 --threads 8)")
     ap.add_argument("--compile", action="store_true", help="also the fused QAT step under torch.compile")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     res = measure(a)
-    print(f"training throughput, {a.model}, batch {a.batch}, {torch.get_num_threads()} thread(s), "
+    print(f"training throughput on {a.device}, {a.model}, batch {a.batch}, {torch.get_num_threads()} thread(s), "
           f"best of {a.repeats} rounds of {a.steps} steps")
     for k, v in res.items():
         float_ref = res["float-bf16" if "bf16" in k else "float-fp32"]  # the same run's float

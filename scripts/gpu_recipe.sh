@@ -12,6 +12,7 @@
 #
 #   bash scripts/gpu_recipe.sh prepare   # here, once: wheels + data into .gpu/ (git-ignored)
 #   bash scripts/gpu_recipe.sh           # on the GPU machine: device run, carry [".gpu"], timeout_s 600
+#   bash scripts/gpu_recipe.sh bench     # on the GPU machine: benchmarks/train_throughput.py there
 #   # then: mkdir -p .gpu/runs && cp -r <files_at>/float <files_at>/w4a4 .gpu/runs/ ; call again
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,12 @@ fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 hw() { "$PY" -c 'import sys; from hwsqueeze.cli import run; sys.argv[0] = "hwsqueeze"; run()' "$@"; }
 T0=$(date +%s)
+
+if [[ ${1:-} == bench ]]; then  # QAT vs float, Brevitas' quantizer ops vs the fused ones, on the GPU
+    "$PY" benchmarks/train_throughput.py --device "$DEVICE" --batch 256 --threads 8 --steps 10 --profile \
+        | tee ${OUT:+"$OUT/throughput.txt"}
+    exit 0
+fi
 
 save() {  # what the next call needs to $OUT (the device tool brings it back; at most 8 files)
     [[ -n ${OUT:-} ]] || return 0
