@@ -48,12 +48,20 @@ class _IntQuantFn(torch.autograd.Function):
         gy = g * scale  # d(y * s)/dy
         if clip is not None:
             gy = gy.masked_fill_(clip, 0.0)
-        gx = gy / scale if ctx.needs_input_grad[0] else None  # d(x / s)/dx (round: straight through)
         gs = None
         if ctx.needs_input_grad[1]:
+            # autograd's MulBackward0 (other) + DivBackward0 (other): sum(g * y) + sum(-g' * ((x / s) / s))
             shape = scale.shape
-            # autograd's MulBackward0 (other) + DivBackward0 (other): -g' * ((x / s) / s)
-            gs = (g * y).sum_to_size(shape) + (gy * (q / scale)).sum_to_size(shape).neg_()
+            if g.stride() == q.stride() and shape != q.shape:
+                # one buffer for both products (fewer large allocations: ~25 % of this backward);
+                # same layout as autograd's out-of-place products, so the sums add in the same order
+                t = q / scale
+                b = t.mul_(gy).sum_to_size(shape)
+                a = torch.mul(g, y, out=t).sum_to_size(shape)
+            else:
+                a, b = (g * y).sum_to_size(shape), (gy * (q / scale)).sum_to_size(shape)
+            gs = a + b.neg_()
+        gx = gy.div_(scale) if ctx.needs_input_grad[0] else None  # d(x / s)/dx (round: straight through)
         return gx, gs, None, None, None, None
 
 
