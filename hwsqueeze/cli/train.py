@@ -40,6 +40,7 @@ from ..errors import HwsqueezeError
 @click.option("--threads", type=int, default=None, help="CPU threads per process (default: torch's; cores/N under torchrun).")
 @click.option("--sync-bn", is_flag=True, help="BatchNorm statistics over all processes' batches (torchrun).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model for the training steps.")
+@click.option("--stop-after", type=int, default=None, help="Train at most N epochs now (last.pt; run again to resume).")
 @click.option("--teacher", default=None, help="Distil from this checkpoint (usually the --init float model).")
 @click.option("--kd-temperature", type=float, default=4.0, show_default=True, help="Distillation temperature.")
 @click.option("--kd-weight", type=float, default=0.5, show_default=True, help="Weight of the distillation loss.")
@@ -47,7 +48,7 @@ from ..errors import HwsqueezeError
 @click.option("--quiet", is_flag=True, help="No progress bar (a progress line a minute, one line per epoch).")
 def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epochs, batch_size, lr, weight_decay,
           label_smoothing, sparsity, bf16, seed, max_train, max_test, dropout, device, loader, workers, threads, sync_bn,
-          compile_, teacher, kd_temperature, kd_weight, resume, quiet) -> None:
+          compile_, stop_after, teacher, kd_temperature, kd_weight, resume, quiet) -> None:
     """Train a model: float pretraining (--quant float) or QAT (optionally --init FLOAT.pt).
 
     Several processes: `torchrun --nproc_per_node N .venv/bin/hwsqueeze train ...` (DDP;
@@ -59,7 +60,7 @@ def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epoch
                 width=width, bypass=bypass, init=init, epochs=epochs, batch_size=batch_size, lr=lr,
                 weight_decay=weight_decay, label_smoothing=label_smoothing, sparsity=sparsity, bf16=bf16,
                 seed=seed, max_train=max_train, max_test=max_test, dropout=dropout, device=device, loader=loader,
-                workers=workers, threads=threads, sync_bn=sync_bn, compile=compile_, teacher=teacher, kd_temperature=kd_temperature,
+                workers=workers, threads=threads, sync_bn=sync_bn, compile=compile_, stop_after=stop_after, teacher=teacher, kd_temperature=kd_temperature,
                 kd_weight=kd_weight)
     check_options(opts)  # before torch is imported: a bad value costs no wait
     check_writable(out, "--out", is_dir=True)

@@ -16,16 +16,17 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 import numpy as np
 import torch
 
 from ..errors import HwsqueezeError
 
-__all__ = ["ImageFolderStream", "count_images", "random_resized_box"]
+__all__ = ["ImageFolderStream", "count_images", "random_resized_box", "stream_loader", "one_line_errors"]
 
 EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+T = TypeVar("T")
 
 
 def _list(split_dir: Path) -> Tuple[List[str], np.ndarray, np.ndarray]:
@@ -101,7 +102,8 @@ class ImageFolderStream(torch.utils.data.Dataset):
         except HwsqueezeError:
             raise
         except Exception as e:  # PIL raises many types for bad files
-            raise HwsqueezeError(f"cannot decode image {name}: {e}") from None
+            why = (str(e).replace(f" {path!r}", "").replace(f" {name!r}", "").strip().splitlines() or [""])[0]
+            raise HwsqueezeError(f"cannot decode image {name}: {why or type(e).__name__}") from None
         return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()), int(self.labels[i])
 
     def _transform(self, im, rng: np.random.Generator):
@@ -136,3 +138,19 @@ def stream_loader(ds: ImageFolderStream, batch_sampler: Optional[torch.utils.dat
     if batch_sampler is not None:
         return torch.utils.data.DataLoader(ds, batch_sampler=batch_sampler, **kw)
     return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, **kw)
+
+
+def one_line_errors(batches: Iterable[T]) -> Iterator[T]:
+    """``batches`` of a DataLoader, with a worker's :class:`HwsqueezeError` as its own one line.
+
+    A DataLoader re-raises a worker's exception in the main process with the worker's whole
+    traceback as the message ("Caught HwsqueezeError in DataLoader worker process 0. Original
+    Traceback ..."); the user needs only its last line, the error itself (e.g. which file)."""
+    try:
+        yield from batches
+    except HwsqueezeError as e:
+        text = str(e)
+        if "Original Traceback" in text:  # the last line is "<module>.HwsqueezeError: <message>"
+            last = [ln for ln in text.splitlines() if ln.strip()][-1]
+            text = last.split("HwsqueezeError: ", 1)[-1].strip()
+        raise HwsqueezeError(text, e.exit_code) from None

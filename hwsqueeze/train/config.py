@@ -43,6 +43,7 @@ class TrainConfig:
     workers: Optional[int] = None         # DataLoader workers per process (stream)
     sync_bn: bool = False                 # BatchNorm statistics over the global batch (several processes)
     compile: bool = False                 # torch.compile the training step's model
+    stop_after: Optional[int] = None      # train at most N epochs in this invocation (chunks; resume continues)
     teacher: Optional[str] = None         # knowledge distillation from this checkpoint
     kd_temperature: float = 4.0
     kd_weight: float = 0.5

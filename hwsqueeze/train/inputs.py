@@ -17,7 +17,7 @@ import torch
 
 from ..data import load_dataset
 from ..data.batches import GlobalBatchSampler, cached_epoch
-from ..data.stream import ImageFolderStream, count_images, stream_loader
+from ..data.stream import ImageFolderStream, count_images, one_line_errors, stream_loader
 from ..errors import HwsqueezeError
 from .distributed import DistEnv
 
@@ -72,7 +72,7 @@ class TrainData:
             self.sampler.set_epoch(epoch)
             self.train_ds.set_epoch(epoch)
             it = ((x.permute(0, 3, 1, 2), y) for x, y in
-                  stream_loader(self.train_ds, self.sampler, self.workers, dev.type == "cuda"))
+                  one_line_errors(stream_loader(self.train_ds, self.sampler, self.workers, dev.type == "cuda")))
         for x, y in it:
             x = x.to(dev, non_blocking=True).float().contiguous(memory_format=torch.channels_last)
             yield x, y.to(dev, non_blocking=True)
@@ -84,7 +84,7 @@ class TrainData:
                 yield (torch.from_numpy(self.test.images[i:i + batch]).permute(0, 3, 1, 2),
                        self.test.labels[i:i + batch])
         else:
-            for x, y in stream_loader(self.test_ds, None, self.workers, False, batch):
+            for x, y in one_line_errors(stream_loader(self.test_ds, None, self.workers, False, batch)):
                 yield x.permute(0, 3, 1, 2), y.numpy()
 
     def check(self, input_size: int, num_classes: int, model: str, data: str) -> List[str]:

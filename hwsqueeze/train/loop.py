@@ -26,6 +26,7 @@ from .distill import kd_loss, load_teacher
 from .distributed import DistEnv, autocast_dtype, setup
 from .evaluation import evaluate, evaluate_batches, topk_accuracy
 from .exact import load_quant_state, quant_state, seed_epoch
+from .fastquant import fuse_quantizers
 from .inputs import open_data
 from .progress import Progress, fmt_duration
 from .prune import Pruner
@@ -111,7 +112,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: bool, progress: bool, on_epoc
         raise HwsqueezeError(str(e)) from None
     last = out / "last.pt"
     resume_ck = load_checkpoint(last) if resume and last.is_file() else None
-    start_epoch = check_resume(resume_ck, asdict(cfg), last, log) if resume_ck is not None else 0
+    start_epoch = check_resume(resume_ck, asdict(cfg), last, log, env.world) if resume_ck is not None else 0
     if cfg.batch_size % env.world:
         raise HwsqueezeError(f"--batch-size {cfg.batch_size}: the global batch must split evenly over "
                              f"{env.world} processes")
@@ -140,6 +141,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: bool, progress: bool, on_epoc
     amp = autocast_dtype(env.device) if cfg.bf16 else None
     if amp is not None:
         fp32_act_quantizers(model, env.device.type)  # quantizers exact under autocast (see .amp)
+    fuse_quantizers(model)  # same numbers, fewer ops (see .fastquant); after every load_state_dict
     net = env.wrap(model)
     fwd = torch.compile(net) if cfg.compile else net
     if log:
@@ -153,7 +155,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: bool, progress: bool, on_epoc
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     prog = Progress(data.steps, cfg.epochs, start_epoch, progress, log, world=env.world)
     t_run = time.time()
-    for epoch in range(start_epoch, cfg.epochs):
+    end = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, start_epoch + cfg.stop_after)
+    for epoch in range(start_epoch, end):
         seed_epoch(cfg.seed, epoch, env.rank)  # dropout etc.: the same draws after a resume
         net.train()
         prog.start_epoch(epoch)
@@ -191,7 +194,11 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: bool, progress: bool, on_epoc
         if on_epoch:
             on_epoch(rec)
     summary = {"config": asdict(cfg), "epochs": metrics, "wall_s_this_run": time.time() - t_run,
-               "test_top1": metrics[-1]["test_top1"] if metrics else None}
+               "test_top1": metrics[-1]["test_top1"] if metrics else None, "finished": end == cfg.epochs}
+    if end < cfg.epochs:  # --stop-after: last.pt holds the run; the next invocation resumes it
+        if log:
+            log(f"stopped after epoch {end} of {cfg.epochs} (--stop-after): run it again to continue from {last}")
+        return summary
     if env.is_main:
         save_checkpoint(out / "final.pt", {"config": asdict(cfg), "model": model.state_dict(), "epoch": cfg.epochs,
                                            "metrics": metrics, "masks": pruner.state_dict(), "classes": classes})
@@ -212,7 +219,7 @@ def _end_epoch(cfg, env, model, net, opt, sched, pruner, data, rec, metrics, cla
     out = Path(cfg.out)
     save_checkpoint(out / "last.pt", {
         "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-        "masks": pruner.state_dict(), "quant_state": quant_state(model), "epoch": rec["epoch"],
+        "masks": pruner.state_dict(), "quant_state": quant_state(model), "epoch": rec["epoch"], "processes": env.world,
         "config": asdict(cfg), "metrics": metrics, "classes": classes})
     write_json(out / "metrics.json", {"config": asdict(cfg), "epochs": metrics})
     from ..plots import learning_curve_png

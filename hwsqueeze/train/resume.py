@@ -16,7 +16,7 @@ __all__ = ["check_resume", "EVAL_ONLY"]
 
 # may change on resume (the new value is used): they do not change what is trained
 EVAL_ONLY = ("max_test", "threads", "device", "workers", "compile")  # device: same math, other rounding
-_SAME_RUN = ("out", "quant_spec", "init")  # out: same last.pt by construction; quant_spec: see below
+_SAME_RUN = ("out", "quant_spec", "init", "stop_after")  # out: same last.pt; stop_after: chunks of one run
 
 
 def _changes(old: Dict[str, Any], new: Dict[str, Any], keys) -> List[str]:
@@ -24,9 +24,10 @@ def _changes(old: Dict[str, Any], new: Dict[str, Any], keys) -> List[str]:
 
 
 def check_resume(ck: Dict[str, Any], new: Dict[str, Any], last: Path,
-                 log: Optional[Callable[[str], None]] = None) -> int:
+                 log: Optional[Callable[[str], None]] = None, processes: int = 1) -> int:
     """The epoch to continue from, after checking that ``last.pt`` (``ck``) was started with
-    the options of ``new`` (a TrainConfig as a dict, quant_spec resolved)."""
+    the options of ``new`` (a TrainConfig as a dict, quant_spec resolved), continued by
+    ``processes`` processes (any number: see the note logged when it changes)."""
     old = ck["config"]
     refused = _changes(old, new, [k for k in new if k not in EVAL_ONLY + _SAME_RUN])
     if not refused and old.get("quant_spec") and old["quant_spec"] != new.get("quant_spec"):
@@ -44,6 +45,13 @@ def check_resume(ck: Dict[str, Any], new: Dict[str, Any], last: Path,
     if changed and log:
         log(f"note: resuming {last} at epoch {epoch} with {', '.join(changed)} (evaluation only: "
             "continuing with the new value)")
+    before = ck.get("processes")
+    if log and type(before) is int and before != processes:
+        # batches are cut from the global batch by (seed, epoch) alone (data/batches.py), and no
+        # state in last.pt is per process: only BatchNorm's statistics (without --sync-bn) see
+        # each process's share of a batch, as in any run of that many processes
+        log(f"note: resuming {last} (written by {before} process(es)) with {processes}: the global batch is "
+            f"still {new['batch_size']}, so every epoch gets the same batches and augmentation")
     if new.get("init") and log:
         log(f"note: --init {new['init']} is ignored: resuming {last} at epoch {epoch}")
     return epoch

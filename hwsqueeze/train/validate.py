@@ -64,6 +64,7 @@ OPTIONS: Dict[str, Tuple[str, Callable[[Any], bool], str]] = {
     "workers": ("--workers", _opt(_int(0, 256)), "0..256"),
     "sync_bn": ("--sync-bn", lambda v: type(v) is bool, "true or false"),
     "compile": ("--compile", lambda v: type(v) is bool, "true or false"),
+    "stop_after": ("--stop-after", _opt(_int(1)), ">= 1 (epochs in this invocation)"),
     "teacher": ("--teacher", lambda v: v is None or isinstance(v, str), "a checkpoint path"),
     "kd_temperature": ("--kd-temperature", _num(0.0, 100.0, lo_open=True), "in (0, 100]"),
     "kd_weight": ("--kd-weight", _num(0.0, 1.0), "in [0, 1]"),

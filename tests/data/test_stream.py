@@ -66,3 +66,17 @@ def test_train_streams_an_image_folder(folder, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "stream loader, 20 images, 2 steps/epoch" in r.stderr
     assert (tmp_path / "run" / "final.pt").is_file() and (tmp_path / "run" / "learning_curve.png").is_file()
+
+
+def test_a_corrupt_image_in_a_worker_is_one_line_naming_it(folder, tmp_path):
+    """A DataLoader re-raises a worker's error with the worker's traceback as its message; the
+    user gets one line naming the file, exit 2 (bad input), and no checkpoint."""
+    bad = folder / "train" / "c1" / "0001.jpg"
+    bad.write_bytes(b"\xff\xd8 not a jpeg")
+    r = run_cli("train", "--data", str(folder), "--out", str(tmp_path / "run"), "--model", "squeezenet-tiny-cifar10",
+                "--quant", "float", "--epochs", "1", "--batch-size", "20", "--loader", "stream", "--workers", "2",
+                "--quiet")
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1] == f"error: cannot decode image {bad}: cannot identify image file"
+    assert "Traceback" not in r.stderr and r.stderr.count("error:") == 1
+    assert not (tmp_path / "run" / "last.pt").exists()
