@@ -69,9 +69,8 @@ def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epoch
             _existing_file(path, option)
     import logging
 
-    from ..train import TrainConfig, train as run
-
     from ..logs import to_console
+    from ..train import TrainConfig, train as run
 
     to_console(logging.INFO, stream=sys.stderr)  # progress to stderr: stdout carries only the result JSON
     cfg = TrainConfig(**opts)
