@@ -258,6 +258,13 @@ def test_standalone_thresholds_and_rtl_packing(build: Path, board):
     assert "Thresholding_rtl" in kinds or "Thresholding_hls" in kinds
     images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3)).astype(np.uint8)
     assert np.array_equal(execute(plain, images), execute(rtl, images))
+    # Below 4-bit inputs FINN+'s SpecializeLayers picks the HLS MVAU by itself; the graph asks for RTL.
+    narrow = to_hw(_load(build, "lower_to_nhwc"), standalone_thresholds=True)
+    for node in narrow.graph.node:
+        if node.op_type == "MVAU" and getCustomOp(node).get_input_datatype(0).bitwidth() == 4:
+            getCustomOp(node).set_nodeattr("inputDataType", "UINT3")
+    narrow = narrow.transform(SpecializeLayers(board.part))
+    assert [n.op_type for n in narrow.graph.node].count("MVAU_rtl") == kinds.count("MVAU_rtl")
 
     rtl = rtl.transform(SetFolding(target_cycles_per_frame=4096, mvau_wwidth_max=1024))
     ops = {n.name: getCustomOp(n) for n in rtl.graph.node if n.op_type == "MVAU_rtl"}

@@ -42,7 +42,8 @@ def to_hw(model, standalone_thresholds: bool = False):
     """Map every layer to a FINN HW layer; the float tail becomes one recorded output scale.
 
     ``standalone_thresholds``: thresholds become their own layers (inferred before the MVAUs, so
-    no MVAU absorbs them), which lets FINN+ map every MVAU to its DSP-packed RTL MVU (``dsps``)."""
+    no MVAU absorbs them), and every MVAU asks for FINN+'s DSP-packed RTL MVU (``dsps``; FINN+
+    picks it by itself only for weights and inputs of 4 bits or more)."""
     from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
     from qonnx.transformation.general import GiveUniqueNodeNames
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
@@ -58,6 +59,12 @@ def to_hw(model, standalone_thresholds: bool = False):
     for module, name in order:
         model = model.transform(_infer(module, name))
     model = model.transform(AbsorbConsecutiveTransposes()).transform(ExtractOutputScale())
+    if standalone_thresholds:
+        from qonnx.custom_op.registry import getCustomOp
+
+        for node in model.graph.node:
+            if node.op_type == "MVAU":
+                getCustomOp(node).set_nodeattr("preferred_impl_style", "rtl")
     for t in (GiveUniqueNodeNames(), InferDataLayouts(), InferDataTypes(), InferShapes()):
         model = model.transform(t)
     return minimize(model)  # before specialization: it decides on the widths (as FINN+ does)
