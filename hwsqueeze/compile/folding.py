@@ -37,6 +37,7 @@ class FoldResult:
     target_fps: float
     dsp_layers: List[str]
     lutram_layers: List[str]
+    folded_cycles: int = 0  # slowest layer of FINN's folding, before any fusion (``next_designs``)
 
 
 def _mvau_nodes(model: ModelWrapper):
@@ -96,18 +97,20 @@ def fold_cycles(model: ModelWrapper, board: Board, cycles: int, margin: float = 
                 fuse: bool = False, fps: Optional[float] = None) -> FoldResult:
     """``fold`` for a target of ``cycles`` per frame (every layer at most that many cycles)."""
     from finn.transformation.fpgadataflow.set_folding import SetFolding
+    from qonnx.custom_op.registry import getCustomOp
 
     m = ModelWrapper(copy.deepcopy(model.model))
     m = m.transform(SetFolding(target_cycles_per_frame=int(cycles), mvau_wwidth_max=MVAU_WWIDTH_MAX,
                                two_pass_relaxation=True))
     dsp_layers = dsps.use_dsps(m, board, int(board.resources["dsp"] * margin)) if use_dsps else []
+    folded = max((int(getCustomOp(n).get_exp_cycles()) for n in m.graph.node), default=0)
     m = _fuse(m, fuse)
     est = estimate(m, board, margin)
     lutram_layers = _use_lutram(m, board, est, margin) if not est.fits else []
     if lutram_layers:
         est = estimate(m, board, margin)
     return FoldResult(model=m, estimate=est, target_fps=fps or board.clock_mhz * 1e6 / cycles,
-                      dsp_layers=dsp_layers, lutram_layers=lutram_layers)
+                      dsp_layers=dsp_layers, lutram_layers=lutram_layers, folded_cycles=folded)
 
 
 # FINN HW op -> (parallelism attribute, the dimension(s) it must divide)
@@ -220,7 +223,8 @@ NEAR = 0.05  # the walk goes on while a design is within 5 % of the LUT/BRAM18 b
 
 
 def _cycles(res: FoldResult) -> int:
-    return max(layer.cycles for layer in res.estimate.layers)
+    """The slowest layer of FINN's folding (a fused layer's drain adds cycles FINN's step never sees)."""
+    return res.folded_cycles or max(layer.cycles for layer in res.estimate.layers)
 
 
 def _near(res: FoldResult, board: Board, margin: float) -> bool:

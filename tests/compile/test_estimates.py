@@ -276,3 +276,20 @@ def test_standalone_thresholds_and_rtl_packing(build: Path, board):
     w4 = [op for op in ops.values() if op.get_input_datatype(1).bitwidth() == 4 and op.get_nodeattr("MH") % 4 == 0
           and before[op.onnx_node.name][1] >= 4]
     assert w4 and all(op.get_nodeattr("PE") % 4 == 0 for op in w4)
+
+
+def test_walk_steps_past_a_fused_layers_drain(build: Path, board):
+    """With fused Fire expands the slowest layer takes a few cycles more than FINN's folding target
+    (the fused layer drains its last pixel after the frame, its own ``get_exp_cycles``); the walk to
+    the next faster design still steps from FINN's folding, so it finds one."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from hwsqueeze.compile.folding import fold_cycles, next_designs
+
+    src = _load(build, "specialize_layers")
+    start = fold_cycles(src, board, 8192, fuse=True)
+    fused = [n for n in start.model.graph.node if n.op_type.startswith("FireExpand")]
+    assert fused and max(getCustomOp(n).get_exp_cycles() for n in fused) > 8192
+    nxt = next(next_designs(src, board, start, fuse=True))
+    assert max(getCustomOp(n).get_exp_cycles() for n in nxt.model.graph.node) < \
+        max(getCustomOp(n).get_exp_cycles() for n in start.model.graph.node)
