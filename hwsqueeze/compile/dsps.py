@@ -109,10 +109,11 @@ def use_dsps(model: ModelWrapper, board: Board, dsp_budget: int) -> List[str]:
     used = sum(dsp_of(n) for n in model.graph.node)
     if used > dsp_budget and rtl:  # too many RTL layers: the least LUT saved per DSP go to LUTs
         def saving(n) -> float:  # LUTs its multipliers would cost as an HLS MVAU, per DSP it uses
-            d = dsp_of(n)
+            d, res_type = dsp_of(n), getCustomOp(n).get_nodeattr("resType")
             _to_hls_lut(n)
             lut = getCustomOp(n).lut_estimation(part)
             n.op_type, n.domain = "MVAU_rtl", "finn.custom_op.fpgadataflow.rtl"
+            getCustomOp(n).set_nodeattr("resType", res_type)  # the RTL MVU refuses "lut"
             return lut / max(1, d)
 
         for n in sorted(rtl, key=saving):

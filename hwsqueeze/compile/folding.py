@@ -3,9 +3,10 @@
 ``fold(model, board, fps)`` uses FINN+'s ``SetFolding`` (smallest parallelism per layer that
 meets the cycle target), then spends the board's DSPs where they save the most LUTs (``dsps``: RTL
 MVUs refolded to pack several MACs per DSP, HLS MVAUs switched from LUT to DSP multipliers in order
-of LUTs saved per DSP) while the DSP total stays within budget. ``auto_fold`` scans a geometric grid of FPS targets, then walks every distinct design above the best,
-for the highest FPS whose estimate — including FIFOs, width converters, DMAs and the shell, see
-``estimates`` — fits the margin. ``apply_folding_config`` takes a hand-written FINN folding
+of LUTs saved per DSP) while the DSP total stays within budget. ``auto_fold`` scans a geometric
+grid of FPS targets, then walks every distinct design above the best, for the highest FPS whose
+estimate — including FIFOs, width converters, DMAs and the shell, see ``estimates`` — fits the
+margin. ``apply_folding_config`` takes a hand-written FINN folding
 config instead (the format the build writes to ``folding_config.json``).
 """
 from __future__ import annotations

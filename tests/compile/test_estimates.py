@@ -277,6 +277,19 @@ def test_standalone_thresholds_and_rtl_packing(build: Path, board):
           and before[op.onnx_node.name][1] >= 4]
     assert w4 and all(op.get_nodeattr("PE") % 4 == 0 for op in w4)
 
+    # Half the DSPs: the RTL MVUs saving the fewest LUTs per DSP become HLS MVAUs with LUT multipliers,
+    # and FINN+'s own resource estimate stays within the budget.
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+
+    from hwsqueeze.compile.dsps import use_dsps
+
+    budget = sum(op.dsp_estimation(board.part) for op in ops.values()) // 2
+    use_dsps(rtl, board, budget)
+    assert sum(r["DSP"] for r in res_estimation(rtl, board.part).values()) <= budget
+    kinds = [n.op_type for n in rtl.graph.node]
+    assert "MVAU_hls" in kinds and "MVAU_rtl" in kinds
+    assert all(getCustomOp(n).get_nodeattr("resType") != "lut" for n in rtl.graph.node if n.op_type == "MVAU_rtl")
+
 
 def test_walk_steps_past_a_fused_layers_drain(build: Path, board):
     """With fused Fire expands the slowest layer takes a few cycles more than FINN's folding target
