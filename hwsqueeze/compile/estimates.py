@@ -21,13 +21,16 @@ needs, each estimated as stated here (none of them can be measured without Vivad
 * **layers FINN has no LUT model for** (it returns 0 for FMPadding, DuplicateStreams,
   StreamingConcat, Pool, GlobalAccPool): 40 LUTs of control plus 2 LUTs per bit of stream
   width in and out (registers and muxes on the data path) — a floor, not a fit to synthesis.
+* **RTL MVUs** (``MVAU_rtl``, DSP-packed): FINN+ counts ``ceil(PE/4) * SIMD`` DSPs; the RTL
+  packs ``lanes`` channels per DSP (``dsps.rtl_lanes``: 2 for 8-bit weights), so the larger of the
+  two is used. FINN+ gives them 0 LUTs; the floor above applies (their LUT cost is unmeasured here).
 * **DMAs and shell** (two IODMAs, AXI interconnect, processor reset, Zynq PS wrapper):
   constants below, typical of FINN PYNQ builds on Zynq; assumed, not measured here.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from qonnx.core.modelwrapper import ModelWrapper
 
@@ -78,17 +81,23 @@ _FOLD_ATTRS = ("PE", "SIMD", "resType", "mem_mode", "ram_style", "parallel_windo
                "PE1", "SIMD1", "PE3", "SIMD3", "OutPE", "resType1", "resType3")  # the last: FireExpand
 
 
-def _layer(node, part: str) -> LayerEstimate:
+def _layer(node, part: str, model: Optional[ModelWrapper] = None) -> LayerEstimate:
     from qonnx.custom_op.registry import getCustomOp
 
     op = getCustomOp(node)
+    dsp = int(op.dsp_estimation(part))
+    if node.op_type == "MVAU_rtl" and model is not None:  # FINN+ assumes 4 lanes; mvu.sv's own count
+        from .dsps import rtl_dsps, rtl_lanes
+
+        op.onnx_model = model
+        dsp = max(dsp, rtl_dsps(op, rtl_lanes(op, part)))
     types = op.get_nodeattr_types()
     folding = {k: op.get_nodeattr(k) for k in _FOLD_ATTRS if k in types}
     lut = int(op.lut_estimation(part))
     if lut == 0:  # no FINN model for this layer type: a data-path floor (see module docstring)
         lut = 40 + 2 * (int(op.get_instream_width()) + int(op.get_outstream_width()))
     return LayerEstimate(name=node.name, op=node.op_type, folding=folding, cycles=int(op.get_exp_cycles()),
-                         lut=lut, bram18=int(op.bram_estimation(part)), dsp=int(op.dsp_estimation(part)))
+                         lut=lut, bram18=int(op.bram_estimation(part)), dsp=dsp)
 
 
 def fifo_costs(model: ModelWrapper, part: str, shallow: int = SHALLOW_DEPTH) -> List[Tuple[int, int, Dict[str, int]]]:
@@ -183,7 +192,7 @@ def estimate(model: ModelWrapper, board: Board, margin: float = 0.85) -> Estimat
     ``fits`` means every total (layers + overheads) is within ``margin`` of the board's LUT and
     BRAM18 and within the DSP count; ``budget`` is the board's full resources.
     """
-    layers = [_layer(n, board.part) for n in model.graph.node]
+    layers = [_layer(n, board.part, model) for n in model.graph.node]
     overhead = _overheads(model, board.part)
     totals = {k: sum(getattr(layer, k) for layer in layers) + sum(o[k] for o in overhead.values()) for k in _KEYS}
     budget = {k: int(board.resources[k]) for k in _KEYS}

@@ -1,11 +1,12 @@
 """Folding (PE/SIMD per layer) for a target FPS, and the search for the fastest design that fits.
 
 ``fold(model, board, fps)`` uses FINN+'s ``SetFolding`` (smallest parallelism per layer that
-meets the cycle target), then spends the board's DSPs where they save the most LUTs: MVAUs are
-switched from LUT to DSP multipliers in order of LUTs saved per DSP, while the DSP total stays
-within budget. ``auto_fold`` scans a geometric grid of FPS targets and refines around the best,
-for the highest FPS whose estimate — including FIFOs, width converters, DMAs and the shell, see
-``estimates`` — fits the margin. ``apply_folding_config`` takes a hand-written FINN folding
+meets the cycle target), then spends the board's DSPs where they save the most LUTs (``dsps``: RTL
+MVUs refolded to pack several MACs per DSP, HLS MVAUs switched from LUT to DSP multipliers in order
+of LUTs saved per DSP) while the DSP total stays within budget. ``auto_fold`` scans a geometric
+grid of FPS targets, then walks every distinct design above the best, for the highest FPS whose
+estimate — including FIFOs, width converters, DMAs and the shell, see ``estimates`` — fits the
+margin. ``apply_folding_config`` takes a hand-written FINN folding
 config instead (the format the build writes to ``folding_config.json``).
 """
 from __future__ import annotations
@@ -19,9 +20,11 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from ..errors import NO_FIT, HwsqueezeError
 from .boards import Board
+from . import dsps
 from .estimates import Estimate, estimate
 
-__all__ = ["FoldResult", "fold", "auto_fold", "apply_folding_config", "max_fps", "no_fit_message", "MVAU_WWIDTH_MAX"]
+__all__ = ["FoldResult", "fold", "fold_cycles", "auto_fold", "next_designs", "apply_folding_config", "max_fps",
+           "no_fit_message", "MVAU_WWIDTH_MAX"]
 
 # FINN's default (36) caps SIMD x weight bits per PE at one BRAM word; wider weight streams are
 # fine for our 4-bit layers (they split over several BRAMs) and are needed above ~1,000 FPS.
@@ -35,35 +38,11 @@ class FoldResult:
     target_fps: float
     dsp_layers: List[str]
     lutram_layers: List[str]
+    folded_cycles: int = 0  # slowest layer of FINN's folding, before any fusion (``next_designs``)
 
 
 def _mvau_nodes(model: ModelWrapper):
     return [n for n in model.graph.node if n.op_type == "MVAU_hls"]
-
-
-def _use_dsps(model: ModelWrapper, board: Board, dsp_budget: int) -> List[str]:
-    """Move MVAU_hls multipliers to DSPs, best LUT saving per DSP first, within ``dsp_budget``."""
-    from qonnx.custom_op.registry import getCustomOp
-
-    part = board.part
-    used = sum(int(getCustomOp(n).dsp_estimation(part)) for n in model.graph.node)
-    gains: List[Tuple[float, int, int, object]] = []
-    for n in _mvau_nodes(model):
-        op = getCustomOp(n)
-        op.set_nodeattr("resType", "lut")
-        lut0, dsp0 = op.lut_estimation(part), op.dsp_estimation(part)
-        op.set_nodeattr("resType", "dsp")
-        lut1, dsp1 = op.lut_estimation(part), op.dsp_estimation(part)
-        op.set_nodeattr("resType", "lut")
-        if dsp1 > dsp0 and lut0 > lut1:
-            gains.append(((lut0 - lut1) / (dsp1 - dsp0), dsp1 - dsp0, lut0 - lut1, n))
-    chosen = []
-    for _, extra, _, n in sorted(gains, key=lambda g: -g[0]):
-        if used + extra <= dsp_budget:
-            getCustomOp(n).set_nodeattr("resType", "dsp")
-            used += extra
-            chosen.append(n.name)
-    return chosen
 
 
 def _use_lutram(model: ModelWrapper, board: Board, est: Estimate, margin: float) -> List[str]:
@@ -112,19 +91,27 @@ def _fuse(model: ModelWrapper, fuse: bool) -> ModelWrapper:
 def fold(model: ModelWrapper, board: Board, fps: float, margin: float = 0.85, use_dsps: bool = True,
          fuse: bool = False) -> FoldResult:
     """Fold a copy of ``model`` for ``fps`` on ``board`` (``fuse``: with fused Fire expands) and estimate it."""
-    from finn.transformation.fpgadataflow.set_folding import SetFolding
+    return fold_cycles(model, board, max(1, int(board.clock_mhz * 1e6 / fps)), margin, use_dsps, fuse, fps)
 
-    target_cycles = max(1, int(board.clock_mhz * 1e6 / fps))
+
+def fold_cycles(model: ModelWrapper, board: Board, cycles: int, margin: float = 0.85, use_dsps: bool = True,
+                fuse: bool = False, fps: Optional[float] = None) -> FoldResult:
+    """``fold`` for a target of ``cycles`` per frame (every layer at most that many cycles)."""
+    from finn.transformation.fpgadataflow.set_folding import SetFolding
+    from qonnx.custom_op.registry import getCustomOp
+
     m = ModelWrapper(copy.deepcopy(model.model))
-    m = m.transform(SetFolding(target_cycles_per_frame=target_cycles, mvau_wwidth_max=MVAU_WWIDTH_MAX,
+    m = m.transform(SetFolding(target_cycles_per_frame=int(cycles), mvau_wwidth_max=MVAU_WWIDTH_MAX,
                                two_pass_relaxation=True))
-    dsp_layers = _use_dsps(m, board, int(board.resources["dsp"] * margin)) if use_dsps else []
+    dsp_layers = dsps.use_dsps(m, board, int(board.resources["dsp"] * margin)) if use_dsps else []
+    folded = max((int(getCustomOp(n).get_exp_cycles()) for n in m.graph.node), default=0)
     m = _fuse(m, fuse)
     est = estimate(m, board, margin)
     lutram_layers = _use_lutram(m, board, est, margin) if not est.fits else []
     if lutram_layers:
         est = estimate(m, board, margin)
-    return FoldResult(model=m, estimate=est, target_fps=fps, dsp_layers=dsp_layers, lutram_layers=lutram_layers)
+    return FoldResult(model=m, estimate=est, target_fps=fps or board.clock_mhz * 1e6 / cycles,
+                      dsp_layers=dsp_layers, lutram_layers=lutram_layers, folded_cycles=folded)
 
 
 # FINN HW op -> (parallelism attribute, the dimension(s) it must divide)
@@ -210,8 +197,8 @@ def auto_fold(model: ModelWrapper, board: Board, margin: float = 0.85, use_dsps:
     """The highest-FPS folding whose estimate fits ``board`` within ``margin``.
 
     Resources are not monotonic in the target (FINN picks divisors, and BRAM packing jumps), so
-    this scans a geometric grid of targets up to the fully-unfolded ceiling, then refines
-    between the best fitting target and the next grid point.
+    this scans a geometric grid of targets up to the fully-unfolded ceiling, then tries every
+    distinct design above the best fitting one while they stay near the budget (``next_designs``).
     """
     say = progress or (lambda s: None)
     floor = fold(model, board, 1.0, margin, use_dsps, fuse)
@@ -219,19 +206,56 @@ def auto_fold(model: ModelWrapper, board: Board, margin: float = 0.85, use_dsps:
         raise HwsqueezeError(no_fit_message(floor.estimate, board), exit_code=NO_FIT)
     ceiling = max_fps(model, board, fuse)
     grid = list(np.geomspace(max(1.0, floor.estimate.fps), ceiling, 20))
-    best, best_i = floor, -1
-    for i, fps in enumerate(grid):
+    best = floor
+    for fps in grid:
         res = fold(model, board, float(fps), margin, use_dsps, fuse)
         say(_line(res))
         if res.estimate.fits and res.estimate.fps > best.estimate.fps:
-            best, best_i = res, i
-    if 0 <= best_i < len(grid) - 1:
-        for fps in np.linspace(grid[best_i], grid[best_i + 1], 6)[1:-1]:
-            res = fold(model, board, float(fps), margin, use_dsps, fuse)
-            say(_line(res))
-            if res.estimate.fits and res.estimate.fps > best.estimate.fps:
-                best = res
+            best = res
+    for res in next_designs(model, board, best, margin, use_dsps, fuse):  # every design above the best
+        say(_line(res))
+        if res.estimate.fits and res.estimate.fps > best.estimate.fps:
+            best = res
     return best
+
+
+MAX_STEPS = 40  # designs walked above the best grid point (a bound on build time, not a tuning)
+NEAR = 0.05  # the walk goes on while a design is within 5 % of the LUT/BRAM18 budget
+
+
+def _cycles(res: FoldResult) -> int:
+    """The slowest layer of FINN's folding (a fused layer's drain adds cycles FINN's step never sees)."""
+    return res.folded_cycles or max(layer.cycles for layer in res.estimate.layers)
+
+
+def _near(res: FoldResult, board: Board, margin: float) -> bool:
+    t = res.estimate.totals
+    return all(t[k] <= (1 + NEAR) * margin * board.resources[k] for k in ("lut", "bram18"))
+
+
+def next_designs(model: ModelWrapper, board: Board, start: FoldResult, margin: float = 0.85,
+                 use_dsps: bool = True, fuse: bool = False):
+    """The distinct foldings faster than ``start``, slowest first, while they stay near the budget.
+
+    FINN's ``SetFolding`` picks, per layer, the smallest divisor parallelism that meets the target,
+    so the design is a step function of the target: the same design for every target from its
+    slowest layer's cycles up to the next step. The next faster design is therefore the one for one
+    cycle less than the current slowest layer. A grid of FPS targets misses steps: 3,052 FPS is
+    exactly 32,768 cycles at 100 MHz, a target of 3,060 FPS asks for 32,679 and doubles every layer
+    whose cycle counts are powers of two. Resources are not monotonic in the step (the DSP and
+    LUTRAM levers re-balance each design), so the walk continues past designs that miss the
+    budget by less than ``NEAR`` and stops at the first that misses it by more (or at ``MAX_STEPS``).
+    """
+    cycles = _cycles(start)
+    for _ in range(MAX_STEPS):
+        res = fold_cycles(model, board, cycles - 1, margin, use_dsps, fuse)
+        new = _cycles(res)
+        if new >= cycles:  # fully unfolded: no faster design
+            return
+        cycles = new
+        yield res
+        if not _near(res, board, margin):
+            return
 
 
 def _line(res: FoldResult) -> str:

@@ -179,20 +179,136 @@ def test_lutram_lever_on_a_bram_starved_board(build: Path, board):
     assert sum(r["BRAM_18K"] for r in r1.values()) < sum(r["BRAM_18K"] for r in r0.values())
 
 
-def test_auto_fits_the_board(build: Path, board):
-    """``auto`` fits the board by FINN's per-layer numbers plus the documented overheads, and is
-    faster than a plain 1 FPS folding."""
+def test_auto_fits_the_board_with_the_fastest_design(build: Path, board):
+    """``auto`` fits the board by FINN's per-layer numbers plus the documented overheads, and returns
+    the fastest FINN folding that fits, also between two points of its FPS grid: on a PYNQ-Z2 whose
+    LUT budget admits FINN's folding for exactly 8,192 cycles per frame (2^13, 12,207 FPS) but not the
+    next faster one, the result is that folding, by FINN's own ``dataflow_performance``. (The grid
+    with a linear refinement, as before, returned 8,138 FPS here.)"""
+    import dataclasses
+    import math
+
     from finn.analysis.fpgadataflow.res_estimation import res_estimation
 
-    from hwsqueeze.compile.folding import auto_fold
+    from hwsqueeze.compile.folding import auto_fold, fold_cycles
 
-    res = auto_fold(_load(build, "specialize_layers"), board)
+    src = _load(build, "specialize_layers")
+    cycles = 8192
+    at, faster = fold_cycles(src, board, cycles), fold_cycles(src, board, cycles - 1)
+    assert _finn_perf(at.model)["max_cycles"] == cycles  # FINN can fold the net to exactly this
+    assert _finn_perf(faster.model)["max_cycles"] < cycles
+    lut_at, lut_faster = at.estimate.totals["lut"], faster.estimate.totals["lut"]
+    lut_budget = math.ceil(lut_at / 0.85)
+    assert 0.85 * lut_budget < lut_faster  # the budget separates the two foldings
+    small = dataclasses.replace(board, resources={**board.resources, "lut": lut_budget})
+
+    res = auto_fold(src, small)
     r = res_estimation(res.model, board.part)
     over = res.estimate.overhead
     lut = sum(max(int(x["LUT"]), 0) for x in r.values()) + sum(o["lut"] for o in over.values())
     bram = sum(x["BRAM_18K"] for x in r.values()) + sum(o["bram18"] for o in over.values())
-    assert lut <= 0.85 * board.resources["lut"] and bram <= 0.85 * board.resources["bram18"]
+    assert lut <= 0.85 * lut_budget and bram <= 0.85 * board.resources["bram18"]
     assert sum(x["DSP"] for x in r.values()) <= board.resources["dsp"]
     perf = _finn_perf(res.model)
+    assert perf["max_cycles"] == cycles
     assert res.estimate.fps == pytest.approx(board.clock_mhz * 1e6 / perf["max_cycles"], abs=0.06)
     assert res.estimate.fps > 2 * TARGET  # the tiny net fits far faster than the fixture's target
+
+
+def test_rtl_lanes_are_mvu_sv_lane_counts():
+    """Channels per DSP of FINN's RTL MVU: hand-computed from the installed ``mvu.sv``'s own formula
+    (checked to be the one in the file), A_WIDTH 25 on the PYNQ-Z2's DSP48E1."""
+    from pathlib import Path as P
+
+    import finn
+    from qonnx.core.datatype import DataType
+
+    from hwsqueeze.compile.dsps import rtl_lanes
+
+    sv = (P(finn.__file__).parent / "finn-rtllib" / "mvu" / "mvu.sv").read_text()
+    assert "A_WIDTH = 25 + 2*(VERSION > 1)" in sv
+    assert "MIN_LANE_WIDTH = WEIGHT_WIDTH + ACTIVATION_WIDTH - 1" in sv
+    assert "1 + (A_WIDTH - !NARROW_WEIGHTS - WEIGHT_WIDTH) / MIN_LANE_WIDTH" in sv
+
+    class Op:  # an MVAU's datatypes, no weights (narrow range assumed, as our quantizers export)
+        def __init__(self, w: int, a: int) -> None:
+            self.dt = {0: DataType[f"UINT{a}"], 1: DataType[f"INT{w}"]}
+
+        def get_input_datatype(self, i: int):
+            return self.dt[i]
+
+    # 1 + (25 - W) // (W + A - 1)
+    expect = {(4, 4): 1 + 21 // 7, (3, 3): 1 + 22 // 5, (8, 8): 1 + 17 // 15, (8, 4): 1 + 17 // 11, (2, 4): 1 + 23 // 5}
+    assert {k: rtl_lanes(Op(*k), "xc7z020clg400-1") for k in expect} == expect == {
+        (4, 4): 4, (3, 3): 5, (8, 8): 2, (8, 4): 2, (2, 4): 5}
+
+
+def test_standalone_thresholds_and_rtl_packing(build: Path, board):
+    """Thresholds as their own layers make every MVAU FINN+'s RTL MVU, and the graph computes what the
+    build's HW graph computes (FINN+'s execution, 2 random images); ``pack_rtl`` then refolds the RTL
+    MVUs to fewer DSPs (FINN+'s own ``dsp_estimation``) without any layer getting slower (FINN+'s
+    ``get_exp_cycles``), with PE a multiple of the 4 lanes where a W4A4 layer allows it."""
+    import numpy as np
+    from finn.transformation.fpgadataflow.set_folding import SetFolding
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.custom_op.registry import getCustomOp
+
+    from hwsqueeze.compile.dsps import pack_rtl
+    from hwsqueeze.compile.steps.dataflow import to_hw
+    from hwsqueeze.compile.verify import execute
+
+    plain = _load(build, "specialize_layers")
+    rtl = to_hw(_load(build, "lower_to_nhwc"), standalone_thresholds=True).transform(SpecializeLayers(board.part))
+    kinds = [n.op_type for n in rtl.graph.node]
+    assert kinds.count("MVAU_rtl") == sum(n.op_type.startswith("MVAU") for n in plain.graph.node)
+    assert "Thresholding_rtl" in kinds or "Thresholding_hls" in kinds
+    images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3)).astype(np.uint8)
+    assert np.array_equal(execute(plain, images), execute(rtl, images))
+    # Below 4-bit inputs FINN+'s SpecializeLayers picks the HLS MVAU by itself; the graph asks for RTL.
+    narrow = to_hw(_load(build, "lower_to_nhwc"), standalone_thresholds=True)
+    for node in narrow.graph.node:
+        if node.op_type == "MVAU" and getCustomOp(node).get_input_datatype(0).bitwidth() == 4:
+            getCustomOp(node).set_nodeattr("inputDataType", "UINT3")
+    narrow = narrow.transform(SpecializeLayers(board.part))
+    assert [n.op_type for n in narrow.graph.node].count("MVAU_rtl") == kinds.count("MVAU_rtl")
+
+    rtl = rtl.transform(SetFolding(target_cycles_per_frame=4096, mvau_wwidth_max=1024))
+    ops = {n.name: getCustomOp(n) for n in rtl.graph.node if n.op_type == "MVAU_rtl"}
+    before = {k: (op.get_exp_cycles(), op.dsp_estimation(board.part)) for k, op in ops.items()}
+    pack_rtl(rtl, board.part)
+    for k, op in ops.items():
+        assert op.get_exp_cycles() <= before[k][0] and op.dsp_estimation(board.part) <= before[k][1], k
+    assert sum(op.dsp_estimation(board.part) for op in ops.values()) < sum(d for _, d in before.values())
+    w4 = [op for op in ops.values() if op.get_input_datatype(1).bitwidth() == 4 and op.get_nodeattr("MH") % 4 == 0
+          and before[op.onnx_node.name][1] >= 4]
+    assert w4 and all(op.get_nodeattr("PE") % 4 == 0 for op in w4)
+
+    # Half the DSPs: the RTL MVUs saving the fewest LUTs per DSP become HLS MVAUs with LUT multipliers,
+    # and FINN+'s own resource estimate stays within the budget.
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+
+    from hwsqueeze.compile.dsps import use_dsps
+
+    budget = sum(op.dsp_estimation(board.part) for op in ops.values()) // 2
+    use_dsps(rtl, board, budget)
+    assert sum(r["DSP"] for r in res_estimation(rtl, board.part).values()) <= budget
+    kinds = [n.op_type for n in rtl.graph.node]
+    assert "MVAU_hls" in kinds and "MVAU_rtl" in kinds
+    assert all(getCustomOp(n).get_nodeattr("resType") != "lut" for n in rtl.graph.node if n.op_type == "MVAU_rtl")
+
+
+def test_walk_steps_past_a_fused_layers_drain(build: Path, board):
+    """With fused Fire expands the slowest layer takes a few cycles more than FINN's folding target
+    (the fused layer drains its last pixel after the frame, its own ``get_exp_cycles``); the walk to
+    the next faster design still steps from FINN's folding, so it finds one."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from hwsqueeze.compile.folding import fold_cycles, next_designs
+
+    src = _load(build, "specialize_layers")
+    start = fold_cycles(src, board, 8192, fuse=True)
+    fused = [n for n in start.model.graph.node if n.op_type.startswith("FireExpand")]
+    assert fused and max(getCustomOp(n).get_exp_cycles() for n in fused) > 8192
+    nxt = next(next_designs(src, board, start, fuse=True))
+    assert max(getCustomOp(n).get_exp_cycles() for n in nxt.model.graph.node) < \
+        max(getCustomOp(n).get_exp_cycles() for n in start.model.graph.node)

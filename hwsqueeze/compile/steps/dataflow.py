@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...errors import NO_FIT, HwsqueezeError
 
-__all__ = ["step_convert_to_hw", "step_dataflow_partition", "step_specialize_layers", "step_folding",
+__all__ = ["to_hw", "step_convert_to_hw", "step_dataflow_partition", "step_specialize_layers", "step_folding",
            "step_minimize_bit_width", "step_estimates", "step_hw_codegen", "minimize"]
 
 _CONVERT = "finn.transformation.fpgadataflow.convert_to_hw."
@@ -38,25 +38,43 @@ def minimize(model):
     return model
 
 
-def step_convert_to_hw(ctx, model):
-    """Map every layer to a FINN HW layer; the float tail becomes one recorded output scale."""
+def to_hw(model, standalone_thresholds: bool = False):
+    """Map every layer to a FINN HW layer; the float tail becomes one recorded output scale.
+
+    ``standalone_thresholds``: thresholds become their own layers (inferred before the MVAUs, so
+    no MVAU absorbs them), and every MVAU asks for FINN+'s DSP-packed RTL MVU (``dsps``; FINN+
+    picks it by itself only for weights and inputs of 4 bits or more)."""
     from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
     from qonnx.transformation.general import GiveUniqueNodeNames
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
-    from ..transforms.tail import ExtractOutputScale, output_info
+    from ..transforms.tail import ExtractOutputScale
 
     # The pooling tail first, so its float scale Muls are removed before anything could map them
     # to a float ElementwiseMul in hardware.
     model = model.transform(_infer("global_acc_pool", "InferGlobalAccPoolLayer")).transform(ExtractOutputScale())
-    for module, name in _INFER:
+    order = [_INFER[1], _INFER[0], *_INFER[2:]] if standalone_thresholds else _INFER
+    for module, name in order:
         model = model.transform(_infer(module, name))
     model = model.transform(AbsorbConsecutiveTransposes()).transform(ExtractOutputScale())
+    if standalone_thresholds:
+        from qonnx.custom_op.registry import getCustomOp
+
+        for node in model.graph.node:
+            if node.op_type == "MVAU":
+                getCustomOp(node).set_nodeattr("preferred_impl_style", "rtl")
     for t in (GiveUniqueNodeNames(), InferDataLayouts(), InferDataTypes(), InferShapes()):
         model = model.transform(t)
-    model = minimize(model)  # before specialization: it decides on the widths (as FINN+ does)
+    return minimize(model)  # before specialization: it decides on the widths (as FINN+ does)
+
+
+def step_convert_to_hw(ctx, model):
+    """Map every layer to a FINN HW layer; the float tail becomes one recorded output scale."""
+    from ..transforms.tail import output_info
+
+    model = to_hw(model)
     ctx.state.output = output_info(model)
     return model
 
