@@ -89,7 +89,8 @@ def export_cnv(path: Path, seed: int = 0) -> None:
     torch.manual_seed(seed)
     net = Uint8In(cnv_2w2a(pretrained=False)).eval()
     tmp = path.with_suffix(".tmp.onnx")
-    export_qonnx(net, torch.randint(0, 256, (1, 3, 32, 32)).float(), export_path=str(tmp))
+    with contextlib.redirect_stdout(sys.stderr):  # torch.onnx prints progress; stdout is for the table / --json
+        export_qonnx(net, torch.randint(0, 256, (1, 3, 32, 32)).float(), export_path=str(tmp))
     m = ModelWrapper(str(tmp))
     m.set_tensor_datatype(m.graph.input[0].name, DataType["UINT8"])
     m = m.transform(InsertTopK(k=1))
