@@ -21,7 +21,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from .boards import Board
 
-__all__ = ["rtl_lanes", "rtl_dsps", "pack_rtl", "use_dsps"]
+__all__ = ["rtl_lanes", "rtl_dsps", "layer_dsps", "pack_rtl", "use_dsps"]
 
 _A_WIDTH = {"DSP48E1": 25, "DSP48E2": 27, "DSP58": 27}
 
@@ -55,6 +55,18 @@ def _lanes(model: ModelWrapper, node, part: str) -> int:
     op = getCustomOp(node)
     op.onnx_model = model  # for the narrow-range check on the weights
     return rtl_lanes(op, part)
+
+
+def layer_dsps(model: ModelWrapper, node, part: str) -> int:
+    """DSPs of one layer: FINN+'s ``dsp_estimation``; for an RTL MVU the larger of that (which assumes
+    4 lanes at every width) and the RTL's own packing (``rtl_dsps``: 2 lanes for 8-bit weights)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    op = getCustomOp(node)
+    dsp = int(op.dsp_estimation(part))
+    if node.op_type == "MVAU_rtl":
+        dsp = max(dsp, rtl_dsps(op, _lanes(model, node, part)))
+    return dsp
 
 
 def pack_rtl(model: ModelWrapper, part: str) -> int:
@@ -101,15 +113,10 @@ def use_dsps(model: ModelWrapper, board: Board, dsp_budget: int) -> List[str]:
     pack_rtl(model, part)
     rtl = [n for n in model.graph.node if n.op_type == "MVAU_rtl"]
 
-    def dsp_of(n) -> int:
-        if n.op_type == "MVAU_rtl":
-            return max(int(getCustomOp(n).dsp_estimation(part)), rtl_dsps(getCustomOp(n), _lanes(model, n, part)))
-        return int(getCustomOp(n).dsp_estimation(part))
-
-    used = sum(dsp_of(n) for n in model.graph.node)
+    used = sum(layer_dsps(model, n, part) for n in model.graph.node)
     if used > dsp_budget and rtl:  # too many RTL layers: the least LUT saved per DSP go to LUTs
         def saving(n) -> float:  # LUTs its multipliers would cost as an HLS MVAU, per DSP it uses
-            d, res_type = dsp_of(n), getCustomOp(n).get_nodeattr("resType")
+            d, res_type = layer_dsps(model, n, part), getCustomOp(n).get_nodeattr("resType")
             _to_hls_lut(n)
             lut = getCustomOp(n).lut_estimation(part)
             n.op_type, n.domain = "MVAU_rtl", "finn.custom_op.fpgadataflow.rtl"
@@ -119,7 +126,7 @@ def use_dsps(model: ModelWrapper, board: Board, dsp_budget: int) -> List[str]:
         for n in sorted(rtl, key=saving):
             if used <= dsp_budget:
                 break
-            used -= dsp_of(n)
+            used -= layer_dsps(model, n, part)
             _to_hls_lut(n)
     gains: List[Tuple[float, int, object]] = []
     for n in model.graph.node:

@@ -85,12 +85,12 @@ def _layer(node, part: str, model: Optional[ModelWrapper] = None) -> LayerEstima
     from qonnx.custom_op.registry import getCustomOp
 
     op = getCustomOp(node)
-    dsp = int(op.dsp_estimation(part))
-    if node.op_type == "MVAU_rtl" and model is not None:  # FINN+ assumes 4 lanes; mvu.sv's own count
-        from .dsps import rtl_dsps, rtl_lanes
+    if model is not None:  # an RTL MVU's DSPs by mvu.sv's own packing (FINN+ assumes 4 lanes)
+        from .dsps import layer_dsps
 
-        op.onnx_model = model
-        dsp = max(dsp, rtl_dsps(op, rtl_lanes(op, part)))
+        dsp = layer_dsps(model, node, part)
+    else:
+        dsp = int(op.dsp_estimation(part))
     types = op.get_nodeattr_types()
     folding = {k: op.get_nodeattr(k) for k in _FOLD_ATTRS if k in types}
     lut = int(op.lut_estimation(part))
