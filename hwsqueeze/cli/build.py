@@ -50,6 +50,9 @@ def _fps(value: str):
 @click.option("--fuse-fire/--no-fuse-fire", default=False, show_default=True,
               help="Replace each Fire module's expand fork/join (DuplicateStreams, two MVAUs, StreamingConcat) by "
                    "the project's fused FireExpand HLS layer (hls/fire_expand.hpp).")
+@click.option("--standalone-thresholds/--no-standalone-thresholds", default=False, show_default=True,
+              help="Thresholds as their own layers (FINN's standalone_thresholds), so every MVAU can be FINN+'s "
+                   "DSP-packed RTL MVU: several MACs per DSP instead of LUT multipliers.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Build directory (default: build/<board>).")
 @click.option("--from-step", default=None, help="Resume from this step (see --list-steps).")
@@ -61,7 +64,7 @@ def _fps(value: str):
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary (build.json) as one JSON object.")
 def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str], onnx_path: Optional[str],
           target_fps: str, folding_config: Optional[str], samples: Optional[str], margin: float, no_dsp: bool,
-          verify_images: int, fuse_fire: bool, out_dir: Optional[str],
+          verify_images: int, fuse_fire: bool, standalone_thresholds: bool, out_dir: Optional[str],
           from_step: Optional[str], stop_step: Optional[str], estimate_only: bool, require_bitstream: bool,
           list_steps: bool, quiet: bool, as_json: bool) -> None:
     """Compile a trained model with FINN+ into a dataflow accelerator for a board.
@@ -108,7 +111,8 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
     cfg = BuildConfig(board=board, out_dir=out, checkpoint=Path(checkpoint) if checkpoint else None,
                       model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps,
                       folding_config=Path(folding_config).resolve() if folding_config else None, margin=margin,
-                      use_dsps=not no_dsp, fuse_fire=fuse_fire, estimate_only=estimate_only,
+                      use_dsps=not no_dsp, fuse_fire=fuse_fire,
+                      standalone_thresholds=standalone_thresholds, estimate_only=estimate_only,
                       require_bitstream=require_bitstream, from_step=from_step, stop_step=stop_step, samples=samples,
                       verify_n=verify_images)
     res = run_build(cfg)

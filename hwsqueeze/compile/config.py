@@ -36,6 +36,7 @@ class BuildConfig:
     margin: float = 0.85
     use_dsps: bool = True
     fuse_fire: bool = False  # fused FireExpand layers instead of the Fire expand fork/join
+    standalone_thresholds: bool = False  # thresholds as their own layers, MVAUs as DSP-packed RTL MVUs
     estimate_only: bool = False
     require_bitstream: bool = False
     from_step: Optional[str] = None
@@ -114,7 +115,7 @@ def _digest(obj: Any) -> str:
 
 # The provenance keys that decide the hardware design (what the Vivado steps and a bitstream
 # depend on; pipeline.STEPS uses them, and a deploy rerun keeps a bitstream only if they hold).
-DESIGN_KEYS = ("source", "versions", "verify_n", "board", "folding")
+DESIGN_KEYS = ("source", "versions", "verify_n", "mapping", "board", "folding")
 
 
 def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:
@@ -141,6 +142,8 @@ def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:
         "verify_n": str(cfg.verify_n),
         "versions": "hwsqueeze {} finn-plus {} #{}".format(versions.get("hwsqueeze"), versions.get("finn-plus"),
                                                            _digest(versions)),
+        "mapping": ("standalone thresholds (RTL MVUs)" if cfg.standalone_thresholds
+                    else "thresholds inside the MVAUs"),
         "board": f"{b.name} ({b.part}, {b.clock_mhz:g} MHz) #{_digest(asdict(b))}",
         "finn_deps": deps_fingerprint(),  # FINN+ writes the FINN_DEPS path into the HLS TCL at codegen
         "samples": f"samples from {cfg.samples}" if cfg.samples else "samples: the checkpoint's dataset if present",

@@ -23,7 +23,13 @@ needs, each estimated as stated here (none of them can be measured without Vivad
   width in and out (registers and muxes on the data path) — a floor, not a fit to synthesis.
 * **RTL MVUs** (``MVAU_rtl``, DSP-packed): FINN+ counts ``ceil(PE/4) * SIMD`` DSPs; the RTL
   packs ``lanes`` channels per DSP (``dsps.rtl_lanes``: 2 for 8-bit weights), so the larger of the
-  two is used. FINN+ gives them 0 LUTs; the floor above applies (their LUT cost is unmeasured here).
+  two is used. FINN+ gives them 0 LUTs, but ``mvu.sv`` recovers each lane's high bits and sums the
+  SIMD lanes in LUT adders: ``rtl_mvu_luts`` is a model fitted to Yosys' synthesis (xc7) of the RTL
+  FINN+ generates (``scripts/synth_rtl_mvu.py``; about 80 LUTs per DSP at SIMD 18), a proxy for
+  Vivado's count, which could not be run here.
+* **RTL thresholding layers** (``--standalone-thresholds``): FINN+ counts only their threshold
+  LUTRAM; a floor for ``thresholding.sv``'s comparators is added (one LUT per input bit per
+  binary-search stage per PE, plus 40 of control), not fitted (Yosys' frontend does not take that file).
 * **DMAs and shell** (two IODMAs, AXI interconnect, processor reset, Zynq PS wrapper):
   constants below, typical of FINN PYNQ builds on Zynq; assumed, not measured here.
 """
@@ -36,7 +42,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from .boards import Board
 
-__all__ = ["LayerEstimate", "Estimate", "estimate", "fifo_costs", "fifo_bits", "SHELL_OVERHEAD", "IODMA_OVERHEAD",
+__all__ = ["LayerEstimate", "Estimate", "estimate", "rtl_mvu_luts", "thresholding_luts", "RTL_MVU_LUT", "fifo_costs", "fifo_bits", "SHELL_OVERHEAD", "IODMA_OVERHEAD",
            "SHALLOW_DEPTH"]
 
 # Assumed costs (see module docstring): per IODMA and for the rest of the Zynq shell.
@@ -81,6 +87,45 @@ _FOLD_ATTRS = ("PE", "SIMD", "resType", "mem_mode", "ram_style", "parallel_windo
                "PE1", "SIMD1", "PE3", "SIMD3", "OutPE", "resType1", "resType3")  # the last: FireExpand
 
 
+def _floor(op) -> int:
+    """LUTs of a layer FINN has no LUT model for: a data-path floor (see module docstring)."""
+    return 40 + 2 * (int(op.get_instream_width()) + int(op.get_outstream_width()))
+
+
+# RTL MVU LUTs: constant + per DSP + per PE x SIMD + per PE x accumulator bit, least-squares fit to
+# Yosys ``synth_xilinx -family xc7`` of 58 FINN+ 1.6.1 MVAU_rtl layers (``scripts/synth_rtl_mvu.py
+# --sweep``: W4A4 4 lanes, W8A8 and W8A4 2 lanes, PE 1-16, SIMD 1-27): rms error 12 %, within 13 % on
+# every layer above 1,000 LUT, the sweep's sum exact.
+RTL_MVU_LUT = (77.6, 26.5, 11.3, 2.67)
+
+
+def rtl_mvu_luts(model: Optional[ModelWrapper], node, part: str) -> int:
+    """LUTs of an RTL MVU (``MVAU_rtl``) at its folding: the lane adders and SIMD reduction trees
+    ``mvu.sv`` builds around its DSPs (``RTL_MVU_LUT``; FINN+ itself counts 0)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from .dsps import _lanes, rtl_dsps, rtl_lanes
+
+    op = getCustomOp(node)
+    lanes = _lanes(model, node, part) if model is not None else rtl_lanes(op, part)
+    pe, simd = int(op.get_nodeattr("PE")), int(op.get_nodeattr("SIMD"))
+    c, per_dsp, per_mac, per_acc_bit = RTL_MVU_LUT
+    return round(c + per_dsp * rtl_dsps(op, lanes) + per_mac * pe * simd
+                 + per_acc_bit * pe * op.get_output_datatype().bitwidth())
+
+
+def thresholding_luts(node, part: str) -> int:
+    """LUTs of an RTL thresholding layer: FINN+'s count (its threshold LUTRAM only) plus a floor for the
+    comparators of ``thresholding.sv``'s binary search (module docstring)."""
+    import math
+
+    from qonnx.custom_op.registry import getCustomOp
+
+    op = getCustomOp(node)
+    stages = math.ceil(math.log2(op.get_nodeattr("numSteps") + 1))
+    return int(op.lut_estimation(part)) + 40 + int(op.get_nodeattr("PE")) * stages * op.get_input_datatype(0).bitwidth()
+
+
 def _layer(node, part: str, model: Optional[ModelWrapper] = None) -> LayerEstimate:
     from qonnx.custom_op.registry import getCustomOp
 
@@ -93,9 +138,10 @@ def _layer(node, part: str, model: Optional[ModelWrapper] = None) -> LayerEstima
         dsp = int(op.dsp_estimation(part))
     types = op.get_nodeattr_types()
     folding = {k: op.get_nodeattr(k) for k in _FOLD_ATTRS if k in types}
-    lut = int(op.lut_estimation(part))
-    if lut == 0:  # no FINN model for this layer type: a data-path floor (see module docstring)
-        lut = 40 + 2 * (int(op.get_instream_width()) + int(op.get_outstream_width()))
+    lut = (rtl_mvu_luts(model, node, part) if node.op_type == "MVAU_rtl" else thresholding_luts(node, part)
+           if node.op_type == "Thresholding_rtl" else int(op.lut_estimation(part)))
+    if lut == 0:  # no FINN model for this layer type
+        lut = _floor(op)
     return LayerEstimate(name=node.name, op=node.op_type, folding=folding, cycles=int(op.get_exp_cycles()),
                          lut=lut, bram18=int(op.bram_estimation(part)), dsp=dsp)
 

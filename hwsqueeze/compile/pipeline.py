@@ -43,7 +43,8 @@ class Step:
 
 
 _SOURCE = ("source", "versions", "verify_n")  # the model, the tool versions, the verification images
-_BOARD = _SOURCE + ("board",)
+_MAPPING = _SOURCE + ("mapping",)  # + how layers map to FINN HW layers (standalone thresholds or not)
+_BOARD = _MAPPING + ("board",)
 _FOLD = DESIGN_KEYS  # = _BOARD + ("folding",)
 
 STEPS: List[Step] = [
@@ -52,8 +53,8 @@ STEPS: List[Step] = [
     Step("qonnx_to_finn", step_qonnx_to_finn, _SOURCE, check="export"),
     Step("streamline", step_streamline, _SOURCE, check="export", writes=("verify/streamlined_logits.npy",)),
     Step("lower_to_nhwc", step_lower_to_nhwc, _SOURCE, check="streamline"),
-    Step("convert_to_hw", step_convert_to_hw, _SOURCE, check="streamline", sets=("output",)),
-    Step("dataflow_partition", step_dataflow_partition, _SOURCE, sets=("cpu_ops",)),
+    Step("convert_to_hw", step_convert_to_hw, _MAPPING, check="streamline", sets=("output",)),
+    Step("dataflow_partition", step_dataflow_partition, _MAPPING, sets=("cpu_ops",)),
     Step("specialize_layers", step_specialize_layers, _BOARD),
     Step("folding", step_folding, _FOLD, writes=("folding_config.json",), sets=("folding",)),
     Step("minimize_bit_width", step_minimize_bit_width, _FOLD, check="streamline"),

@@ -74,7 +74,7 @@ def step_convert_to_hw(ctx, model):
     """Map every layer to a FINN HW layer; the float tail becomes one recorded output scale."""
     from ..transforms.tail import output_info
 
-    model = to_hw(model)
+    model = to_hw(model, ctx.cfg.standalone_thresholds)
     ctx.state.output = output_info(model)
     return model
 
