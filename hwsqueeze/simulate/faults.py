@@ -40,10 +40,20 @@ def flip_cppsim_weight(folder: Path) -> str:
 
 
 def flip_memblock(src: Path) -> str:
-    """Flip the lowest bit of the first word of an RTL layer's weight memory (memblock.dat)."""
+    """Flip the lowest bit of the first word of an RTL layer's weight memory (memblock.dat); for an
+    RTL thresholding layer, channel 0's first-stage threshold (its binary search's middle one, which
+    every input of that channel meets first) set to 0 (or to 1 where it was 0)."""
     p = src / "memblock.dat"
+    thresholds = sorted(src.glob("*_threshs_0_0.dat"))
+    if not p.is_file() and thresholds:
+        lines = thresholds[0].read_text().splitlines()
+        old = lines[0].strip()
+        lines[0] = ("1" if int(old, 16) == 0 else "0").rjust(len(old), "0")
+        thresholds[0].write_text("\n".join(lines) + "\n")
+        return f"{thresholds[0].name} word 0: {old} -> {lines[0]}"
     if not p.is_file():
-        raise ValueError(f"{src} has no memblock.dat (only RTL layers with weights can be faulted)")
+        raise ValueError(f"{src} has no memblock.dat or thresholds (only RTL layers with weights or "
+                         "thresholds can be faulted)")
     lines = p.read_text().splitlines()
     old = lines[0].strip()
     lines[0] = old[:-1] + format(int(old[-1], 16) ^ 1, "x")

@@ -87,3 +87,33 @@ def test_stream_order_matches_finns_depthwise_reordering():
     assert np.array_equal(python_to_stream_order(x, k2, ch, simd), want)
     # first pixel: channel fold 0 of every kernel position, then fold 1 ...
     assert x[0, 0, 0, [0, 1, 6, 7]].tolist() == python_to_stream_order(x, k2, ch, simd)[0, 0, 0, :4].tolist()
+
+
+@pytest.fixture(scope="session")
+def standalone_build(tmp_path_factory) -> Path:
+    """The tiny model built with ``--standalone-thresholds``: RTL thresholding layers and RTL MVUs."""
+    from helpers import run_cli
+
+    out = tmp_path_factory.mktemp("sim-tiny-standalone")
+    res = run_cli("build", "--model", "squeezenet-tiny-cifar10", "--standalone-thresholds", "--target-fps", "1000",
+                  "--out", str(out), "--quiet", timeout=900)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return out
+
+
+@pytest.mark.slow
+def test_standalone_thresholds_rtl_layers_bit_exact(standalone_build, sim_cache):
+    """FINN+'s thresholding.sv (threshold memories read from the generated .dat files) and the RTL MVUs
+    of a standalone-threshold build, each in Verilator, equal FINN+'s Python execution of the node."""
+    report = _simulate(standalone_build, sim_cache, images=1, layers="rtl", network=False)
+    kinds = {r.name.rsplit("_", 1)[0] for r in report.layers if r.backend == "rtl"}
+    assert {"Thresholding_rtl", "MVAU_rtl"} <= kinds
+    assert all(r.images == 1 and r.bit_exact for r in report.layers if r.backend == "rtl"), report.layers
+
+
+@pytest.mark.slow
+def test_a_changed_threshold_is_not_bit_exact(standalone_build, sim_cache):
+    """Meta-test: channel 0's first-stage threshold changed in the copied .dat file -> that layer fails."""
+    report = _simulate(standalone_build, sim_cache, images=1, layers="rtl", network=False, fault="Thresholding_rtl_2")
+    bad = [r for r in report.layers if not r.bit_exact]
+    assert [r.name for r in bad] == ["Thresholding_rtl_2"] and "threshs_0_0.dat word 0" in bad[0].note, bad
