@@ -8,9 +8,8 @@ are compared in the README).
 
     python scripts/hw_levers.py [--only NAME ...] [--out build/levers] [--board pynq-z2] [--markdown] [--reuse]
 
-``*-rtl`` configs re-convert a plain config's build with standalone thresholds, so that every MVAU
-can be FINN+'s DSP-packed RTL MVU (``hwsqueeze/compile/dsps.py``), check the result against the
-build's HW graph by FINN+'s execution, and fold it with the same ``auto_fold``.
+``*-rtl`` configs rebuild a plain config's build with ``--standalone-thresholds`` (every MVAU FINN+'s
+DSP-packed RTL MVU, ``hwsqueeze/compile/dsps.py``; the build checks the new graph bit-exact itself);
 ``*-fused`` configs refold a plain config's build with ``--fuse-fire``.
 Each config writes ``<out>/<name>/ckpt.pt`` (an untrained checkpoint with that QuantSpec/width) and
 builds into ``<out>/<name>/``; an existing build is resumed from the folding step.
@@ -48,10 +47,9 @@ CONFIGS = {
     "w3a3-x0.75": (dict(weight_bits=3, act_bits=3), 0.75),
     "w2a4": (dict(weight_bits=2, act_bits=4), 1.0),
 }
-# name -> the config whose build it refolds with fused Fire expands (``--fuse-fire``)
-FUSED = {"w4a4-fused": "w4a4", "w3a3-fused": "w3a3"}
-# name -> the config whose build it re-converts with standalone thresholds (RTL MVUs, ``dsps``)
-RTL = {"w4a4-rtl": "w4a4", "w3a3-rtl": "w3a3", "w3a4-rtl": "w3a4", "w4a4-x0.75-rtl": "w4a4-x0.75"}
+# name -> (the config whose build it resumes, the build option it adds)
+VARIANTS = {"w4a4-fused": ("w4a4", "--fuse-fire"), "w3a3-fused": ("w3a3", "--fuse-fire"),
+            **{f"{b}-rtl": (b, "--standalone-thresholds") for b in ("w4a4", "w3a3", "w3a4", "w4a4-x0.75")}}
 
 
 def checkpoint(path: Path, spec_fields: dict, width: float) -> None:
@@ -77,17 +75,18 @@ def checkpoint(path: Path, spec_fields: dict, width: float) -> None:
 
 
 def build(name: str, out: Path, board: str, reuse: bool = False) -> dict:
-    """An estimate-only build of config ``name`` (a ``FUSED`` one: its base's build, copied, refolded
-    with ``--fuse-fire``); an existing build is resumed from the folding step."""
+    """An estimate-only build of config ``name`` (a ``VARIANTS`` one: its base's build, copied and
+    resumed with the variant's option, which reruns the steps that option changes); an existing build
+    is resumed from the folding step."""
     import shutil
 
-    base = FUSED.get(name, name)
+    base, flag = VARIANTS.get(name, (name, None))
     spec_fields, width = CONFIGS[base]
     d, ck = out / name, out / base / "ckpt.pt"
     if not ck.is_file():
         checkpoint(ck, spec_fields, width)
-    flags = ["--fuse-fire"] if name in FUSED else []
-    if name in FUSED and not (d / "build").is_dir():
+    flags = [flag] if flag else []
+    if name in VARIANTS and not (d / "build").is_dir():
         if not (out / base / "build" / "build_state.json").is_file():
             build(base, out, board)
         shutil.copytree(out / base / "build", d / "build", ignore=shutil.ignore_patterns("finn_tmp"))
@@ -104,65 +103,15 @@ def build(name: str, out: Path, board: str, reuse: bool = False) -> dict:
             "fits": est["fits"], "overhead": est["overhead"]}
 
 
-def _same_outputs(a, b, n: int = 2) -> None:
-    """FINN+'s Python execution of two HW graphs on ``n`` random uint8 images: identical or exit."""
-    import numpy as np
-
-    from hwsqueeze.compile.verify import execute
-
-    shape = a.get_tensor_shape(a.graph.input[0].name)[1:]
-    images = np.random.default_rng(0).integers(0, 256, (n, *shape)).astype(np.uint8)
-    if not np.array_equal(execute(a, images), execute(b, images)):
-        raise SystemExit("standalone-threshold graph differs from the build's HW graph")
-
-
-def build_rtl(name: str, out: Path, board_name: str, reuse: bool = False) -> dict:
-    """The plain config's build re-converted with standalone thresholds (every MVAU an RTL MVU, DSP-
-    packed, or an HLS MVAU where DSPs run out), checked equal to the build's HW graph by FINN+'s
-    execution, then folded by ``auto_fold`` and estimated like a build."""
-    from hwsqueeze.compile.finn_env import activate
-
-    if reuse and (out / name / "estimates.json").is_file():
-        est = json.loads((out / name / "estimates.json").read_text())
-        return {"name": name, "width": CONFIGS[RTL[name]][1], "flags": est["how"], "fps": est["fps"], **est["totals"],
-                "fits": est["fits"], "overhead": est["overhead"]}
-    src = out / RTL[name] / "build" / "intermediate"
-    if not list(src.glob("06_*.onnx")):
-        build(RTL[name], out, board_name)
-    activate(out / name)  # before FINN+ is imported
-    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.transformation.general import GiveUniqueNodeNames
-
-    from hwsqueeze.compile.boards import load_board
-    from hwsqueeze.compile.folding import auto_fold
-    from hwsqueeze.compile.steps.dataflow import to_hw
-    from hwsqueeze.fsutil import write_json
-
-    board = load_board(board_name)
-
-    model = to_hw(ModelWrapper(str(next(src.glob("03_*.onnx")))), standalone_thresholds=True)
-    model = model.transform(SpecializeLayers(board.part)).transform(GiveUniqueNodeNames())
-    _same_outputs(ModelWrapper(str(next(src.glob("06_*.onnx")))), model)
-    res = auto_fold(model, board)
-    est = res.estimate.to_dict()
-    rtl = sum(n.op_type == "MVAU_rtl" for n in res.model.graph.node)
-    est["how"] = f"standalone thresholds, {rtl} RTL MVUs"
-    write_json(out / name / "estimates.json", {k: est[k] for k in ("fps", "totals", "overhead", "fits", "how")})
-    return {"name": name, "width": CONFIGS[RTL[name]][1], "flags": est["how"],
-            "fps": est["fps"], **est["totals"], "fits": est["fits"], "overhead": est["overhead"]}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", nargs="*", default=None, choices=sorted({**CONFIGS, **FUSED, **RTL}))
+    ap.add_argument("--only", nargs="*", default=None, choices=sorted({**CONFIGS, **VARIANTS}))
     ap.add_argument("--out", default=str(ROOT / "build" / "levers"))
     ap.add_argument("--board", default="pynq-z2")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="Take the figures of builds already in --out.")
     a = ap.parse_args()
-    rows = [build_rtl(n, Path(a.out), a.board, a.reuse) if n in RTL else build(n, Path(a.out), a.board, a.reuse)
-            for n in (a.only or [*CONFIGS, *FUSED, *RTL])]
+    rows = [build(n, Path(a.out), a.board, a.reuse) for n in (a.only or [*CONFIGS, *VARIANTS])]
     if not a.markdown:
         print(json.dumps(rows, indent=1))
         return
