@@ -86,7 +86,7 @@ def measure(model, node, part: str, clk_ns: float, workdir: Path) -> dict:
     """Generate ``node`` (an MVAU_rtl at its current folding) with FINN+ and synthesize it."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from hwsqueeze.compile.dsps import _lanes, layer_dsps
+    from hwsqueeze.compile.dsps import layer_dsps, layer_lanes
     from hwsqueeze.compile.estimates import rtl_mvu_luts
 
     op = getCustomOp(node)
@@ -107,7 +107,7 @@ def measure(model, node, part: str, clk_ns: float, workdir: Path) -> dict:
     return {"layer": node.name, "PE": op.get_nodeattr("PE"), "SIMD": op.get_nodeattr("SIMD"),
             "MW": op.get_nodeattr("MW"), "MH": op.get_nodeattr("MH"),
             "wbits": op.get_input_datatype(1).bitwidth(), "abits": op.get_input_datatype(0).bitwidth(),
-            "accu": op.get_output_datatype().bitwidth(), "lanes": _lanes(model, node, part),
+            "accu": op.get_output_datatype().bitwidth(), "lanes": layer_lanes(model, node, part),
             "dsp_est": layer_dsps(model, node, part), "model_lut": rtl_mvu_luts(model, node, part), **got}
 
 
@@ -127,7 +127,7 @@ def main() -> None:
 
     from hwsqueeze.compile.boards import load_board
     from hwsqueeze.compile.config import BuildState
-    from hwsqueeze.compile.dsps import _lanes
+    from hwsqueeze.compile.dsps import layer_lanes
 
     onnx = sorted((build / "intermediate").glob("*_hw_codegen.onnx")) or sorted((build / "intermediate").glob("*_estimates.onnx"))
     if not onnx:
@@ -142,7 +142,7 @@ def main() -> None:
             op = getCustomOp(node)
             folds = [(op.get_nodeattr("PE"), op.get_nodeattr("SIMD") if "SIMD" in op.get_nodeattr_types() else 1)]
             if a.sweep and node.op_type == "MVAU_rtl":
-                lanes = _lanes(model, node, board.part)
+                lanes = layer_lanes(model, node, board.part)
                 pes = [p for p in _divisors(op.get_nodeattr("MH")) if p % lanes == 0 and p <= 4 * lanes][:3]
                 folds += [(p, s) for p in pes for s in _divisors(op.get_nodeattr("MW")) if s <= 32][::3]
             for pe, simd in folds:

@@ -21,7 +21,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from .boards import Board
 
-__all__ = ["rtl_lanes", "rtl_dsps", "layer_dsps", "pack_rtl", "use_dsps"]
+__all__ = ["rtl_lanes", "layer_lanes", "rtl_dsps", "layer_dsps", "pack_rtl", "use_dsps"]
 
 _A_WIDTH = {"DSP48E1": 25, "DSP48E2": 27, "DSP58": 27}
 
@@ -49,7 +49,8 @@ def _divisors(n: int) -> List[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def _lanes(model: ModelWrapper, node, part: str) -> int:
+def layer_lanes(model: ModelWrapper, node, part: str) -> int:
+    """``rtl_lanes`` of an MVAU node of ``model`` (its weights decide the narrow-range case)."""
     from qonnx.custom_op.registry import getCustomOp
 
     op = getCustomOp(node)
@@ -65,7 +66,7 @@ def layer_dsps(model: ModelWrapper, node, part: str) -> int:
     op = getCustomOp(node)
     dsp = int(op.dsp_estimation(part))
     if node.op_type == "MVAU_rtl":
-        dsp = max(dsp, rtl_dsps(op, _lanes(model, node, part)))
+        dsp = max(dsp, rtl_dsps(op, layer_lanes(model, node, part)))
     return dsp
 
 
@@ -78,7 +79,7 @@ def pack_rtl(model: ModelWrapper, part: str) -> int:
     for node in model.graph.node:
         if node.op_type != "MVAU_rtl":
             continue
-        op, lanes = getCustomOp(node), _lanes(model, node, part)
+        op, lanes = getCustomOp(node), layer_lanes(model, node, part)
         limit = int(op.get_exp_cycles())
         pe0, simd0 = int(op.get_nodeattr("PE")), int(op.get_nodeattr("SIMD"))
         best: Tuple[Tuple[int, int, int], int, int] = ((rtl_dsps(op, lanes), pe0 * simd0, pe0), pe0, simd0)
