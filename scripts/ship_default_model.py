@@ -25,7 +25,7 @@ def _summary(run: Path) -> dict:
     m = json.loads((run / "metrics.json").read_text())
     eps = m["epochs"]
     return {"epochs": len(eps), "test_top1": eps[-1]["test_top1"], "test_top5": eps[-1]["test_top5"],
-            "best_test_top1": max(e["test_top1"] for e in eps),
+            "best_test_top1": max(e["test_top1"] for e in eps if "test_top1" in e),
             "train_wall_s": round(sum(e["epoch_s"] for e in eps), 1),
             "images_per_s": round(sum(e["images_per_s"] for e in eps) / len(eps), 1),
             "config": m["config"]}

@@ -22,12 +22,14 @@ TITLE = "hwsqueeze models (params = weights + biases, paper form)"
 
 
 def model_rows() -> List[Dict[str, Any]]:
-    """One row per registered model, counted in the paper's form (conv biases, no BatchNorm)."""
-    from ..models import ARCHS, create
+    """One row per registered model, counted in the paper's form (conv biases, no BatchNorm;
+    a teacher's or peer's BatchNorm counts as one bias per channel)."""
+    from ..models import ARCHS, PEERS, TEACHERS, create
 
     rows = []
-    for name in sorted(ARCHS):
-        paper = create(name, "float", norm=False)
+    for name in sorted(ARCHS) + sorted(TEACHERS) + sorted(PEERS):  # teachers: float, for --teacher
+        p = PEERS.get(name)
+        paper = create(name, f"w{p.weight_bits}a{p.act_bits}" if p else "float", norm=name not in ARCHS)
         rows.append({"name": name, "input": f"{paper.arch.input_size}x{paper.arch.input_size}x3",
                      "classes": paper.arch.num_classes, "params": paper.paper_param_count(),
                      "weights": paper.weight_count(), "macs": paper.macs()})

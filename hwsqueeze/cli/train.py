@@ -26,7 +26,10 @@ from ..errors import HwsqueezeError
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--lr", type=float, default=0.2, show_default=True, help="Peak OneCycle learning rate.")
 @click.option("--weight-decay", type=float, default=5e-4, show_default=True)
-@click.option("--label-smoothing", type=float, default=0.1, show_default=True)
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True,
+              help="Nesterov SGD, or Adam (the peer cnv-w2a2-cifar10's published recipe); OneCycle either way.")
+@click.option("--label-smoothing", type=float, default=None,
+              help="Hard-label smoothing [default: 0.1; 0 with --teacher].")
 @click.option("--sparsity", type=float, default=0.0, show_default=True, help="Magnitude-pruning target (inner convs).")
 @click.option("--bf16/--no-bf16", default=True, show_default=True, help="bf16 autocast for training steps.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -44,11 +47,14 @@ from ..errors import HwsqueezeError
 @click.option("--teacher", default=None, help="Distil from this checkpoint (usually the --init float model).")
 @click.option("--kd-temperature", type=float, default=4.0, show_default=True, help="Distillation temperature.")
 @click.option("--kd-weight", type=float, default=0.5, show_default=True, help="Weight of the distillation loss.")
+@click.option("--kd-flip", is_flag=True, help="Teacher logits averaged over each image and its mirror (2x teacher cost).")
+@click.option("--eval-every", type=int, default=1, show_default=True,
+              help="Evaluate the test set (and redraw the curve) every N epochs; always after the last.")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/last.pt if present.")
 @click.option("--quiet", is_flag=True, help="No progress bar (a progress line a minute, one line per epoch).")
-def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epochs, batch_size, lr, weight_decay,
+def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epochs, batch_size, lr, weight_decay, optimizer,
           label_smoothing, sparsity, bf16, seed, max_train, max_test, dropout, device, loader, workers, threads, sync_bn,
-          compile_, stop_after, teacher, kd_temperature, kd_weight, resume, quiet) -> None:
+          compile_, stop_after, teacher, kd_temperature, kd_weight, kd_flip, eval_every, resume, quiet) -> None:
     """Train a model: float pretraining (--quant float) or QAT (optionally --init FLOAT.pt).
 
     Several processes: `torchrun --nproc_per_node N .venv/bin/hwsqueeze train ...` (DDP;
@@ -58,10 +64,10 @@ def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epoch
 
     opts = dict(data=data, out=out, model=model_name, quant=quant, weight_bits=wbits, act_bits=abits,
                 width=width, bypass=bypass, init=init, epochs=epochs, batch_size=batch_size, lr=lr,
-                weight_decay=weight_decay, label_smoothing=label_smoothing, sparsity=sparsity, bf16=bf16,
+                weight_decay=weight_decay, optimizer=optimizer, label_smoothing=label_smoothing, sparsity=sparsity, bf16=bf16,
                 seed=seed, max_train=max_train, max_test=max_test, dropout=dropout, device=device, loader=loader,
-                workers=workers, threads=threads, sync_bn=sync_bn, compile=compile_, stop_after=stop_after, teacher=teacher, kd_temperature=kd_temperature,
-                kd_weight=kd_weight)
+                workers=workers, threads=threads, sync_bn=sync_bn, compile=compile_, stop_after=stop_after, teacher=teacher,
+                kd_temperature=kd_temperature,                 kd_weight=kd_weight, kd_flip=kd_flip, eval_every=eval_every)
     check_options(opts)  # before torch is imported: a bad value costs no wait
     check_writable(out, "--out", is_dir=True)
     for path, option in ((init, "--init"), (teacher, "--teacher")):

@@ -5,8 +5,10 @@ from typing import Dict, List, Optional, Union
 
 from .quant import PRESETS, QuantSpec
 from .squeezenet import Arch, SqueezeNet
+from .peer import CNVPeer, PeerArch
+from .teacher import TeacherArch, TeacherNet
 
-__all__ = ["ARCHS", "create", "names", "resolve_spec"]
+__all__ = ["ARCHS", "PEERS", "TEACHERS", "create", "names", "resolve_spec"]
 
 _V10 = ((16, 64, 64), (16, 64, 64), (32, 128, 128), "pool", (32, 128, 128), (48, 192, 192),
         (48, 192, 192), (64, 256, 256), "pool", (64, 256, 256))
@@ -26,12 +28,23 @@ ARCHS: Dict[str, Arch] = {
     "squeezenet-tiny-cifar10": Arch(32, 10, 16, 3, 1, 1, ("pool", (8, 16, 16), "pool", (8, 16, 16), "pool"),
                                     2, 2, False, 0.0),
 }
+# Float-only teachers for distillation (never quantized or deployed): airbench94's stage widths,
+# and a wider one with a residual third conv per stage (see teacher.py).
+TEACHERS: Dict[str, TeacherArch] = {
+    "resnet-teacher-cifar10": TeacherArch(32, 10, 64, (64, 256, 256), residual=True),
+    "resnet-teacher-wide-cifar10": TeacherArch(32, 10, 64, (128, 384, 384), residual=True),
+}
+# Peers trained here on the same data (float: never; their bit widths are part of the name).
+PEERS: Dict[str, PeerArch] = {
+    "cnv-w2a2-cifar10": PeerArch(32, 10, 2, 2),  # finn-examples' cnv-w2a2 (Brevitas' cnv_2w2a)
+}
 # The paper's simple bypass: around fire3, fire5, fire7, fire9 (where in == out channels).
 _BYPASS = (3, 5, 7, 9)
 
 
 def names() -> List[str]:
-    return sorted(ARCHS)
+    """Every registered model: the SqueezeNets, the float teachers, the peers."""
+    return sorted(ARCHS) + sorted(TEACHERS) + sorted(PEERS)
 
 
 def resolve_spec(quant: Union[str, QuantSpec, None] = "w4a4", weight_bits: Optional[int] = None,
@@ -58,13 +71,23 @@ def resolve_spec(quant: Union[str, QuantSpec, None] = "w4a4", weight_bits: Optio
 
 def create(name: str, quant: Union[str, QuantSpec, None] = "w4a4", *, weight_bits: Optional[int] = None,
            act_bits: Optional[int] = None, norm: bool = True, bypass: bool = False, width: float = 1.0,
-           dropout: Optional[float] = None) -> SqueezeNet:
+           dropout: Optional[float] = None) -> Union[SqueezeNet, TeacherNet, CNVPeer]:
     """Build a registered model.
 
     ``quant``: a preset (``float``, ``w8a8``, ``w4a4``, ``w3a3``, ``w2a2``) or a QuantSpec;
     ``norm=False`` gives the paper's float form (conv biases, no BatchNorm);
     ``bypass`` adds the paper's simple bypass; ``width`` scales all channel counts.
     """
+    if name in TEACHERS:
+        if not resolve_spec(quant, weight_bits, act_bits).is_float or bypass or not norm:
+            raise ValueError(f"{name} is a float teacher: only --quant float, no --bypass")
+        return TeacherNet(TEACHERS[name].scaled(width))
+    if name in PEERS:
+        arch, spec = PEERS[name], resolve_spec(quant, weight_bits, act_bits)
+        if (spec.weight_bits, spec.act_bits) != (arch.weight_bits, arch.act_bits) or bypass or width != 1.0:
+            raise ValueError(f"{name} is the peer as published: only --quant w{arch.weight_bits}a{arch.act_bits}, "
+                             "no --bypass or --width")
+        return CNVPeer(arch)
     if name not in ARCHS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(names())}")
     arch = ARCHS[name].scaled(width)

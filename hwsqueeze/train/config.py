@@ -6,7 +6,13 @@ from typing import Any, Dict, Optional
 
 from ..models import SqueezeNet, create, resolve_spec
 
-__all__ = ["TrainConfig"]
+__all__ = ["TrainConfig", "label_smoothing_default"]
+
+
+def label_smoothing_default(teacher: Optional[str]) -> float:
+    """``--label-smoothing`` when not given: 0.1 on labels alone; 0 when distilling, where the
+    teacher's soft targets already regularise (smoothing the hard term too only blurs them)."""
+    return 0.0 if teacher else 0.1
 
 
 @dataclass
@@ -26,9 +32,10 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 256                 # the global batch: split over the processes of a torchrun
     lr: float = 0.2
-    momentum: float = 0.9
+    momentum: float = 0.9                 # SGD momentum; Adam's beta1 (both cycled by OneCycle)
+    optimizer: str = "sgd"                # sgd (Nesterov) | adam (the peer's published recipe)
     weight_decay: float = 5e-4
-    label_smoothing: float = 0.1
+    label_smoothing: Optional[float] = None  # None: label_smoothing_default(teacher)
     warmup: float = 0.15                  # fraction of steps spent rising to lr (OneCycle)
     bf16: bool = True                     # bf16 autocast for training steps (eval is fp32)
     sparsity: float = 0.0                 # magnitude-pruning target for inner convs
@@ -47,7 +54,13 @@ class TrainConfig:
     teacher: Optional[str] = None         # knowledge distillation from this checkpoint
     kd_temperature: float = 4.0
     kd_weight: float = 0.5
+    kd_flip: bool = False                 # teacher logits averaged over the batch and its mirror image
+    eval_every: int = 1                   # test-set evaluation (and plot) every N epochs, and at the last
     quant_spec: Dict[str, Any] = field(default_factory=dict)  # filled in: the resolved QuantSpec
+
+    def __post_init__(self) -> None:
+        if self.label_smoothing is None:
+            self.label_smoothing = label_smoothing_default(self.teacher)
 
     def build_model(self) -> SqueezeNet:
         spec = resolve_spec(self.quant, self.weight_bits, self.act_bits)

@@ -3,8 +3,11 @@
 loss = (1 - w) * CE(student, labels) + w * T^2 * KL(softmax(teacher / T) || softmax(student / T))
 
 (Hinton et al. 2015; the T^2 keeps the soft term's gradient scale independent of T.) The teacher
-is usually the ``--init`` float checkpoint: it runs in eval mode, fp32, without gradients, on
-the same augmented batch as the student.
+is any float checkpoint of the same classes: the ``--init`` float model, or a stronger net such
+as ``resnet-teacher-cifar10``. It runs in eval mode without gradients on the student's own
+augmented batch, under the training step's autocast (bf16 on CPU: its logits only shape soft
+targets, and it is most of the cost of a distilled float epoch), optionally averaged with its
+logits for the mirrored batch (``--kd-flip``).
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from torch import nn
 from ..errors import HwsqueezeError
 from .checkpoint import class_names, model_from_checkpoint
 
-__all__ = ["kd_loss", "load_teacher"]
+__all__ = ["kd_loss", "load_teacher", "teacher_logits"]
 
 
 def kd_loss(student: torch.Tensor, teacher: torch.Tensor, hard: torch.Tensor, temperature: float,
@@ -42,3 +45,14 @@ def load_teacher(path: str, device: torch.device, num_classes: int, classes: Opt
     for p in model.parameters():
         p.requires_grad_(False)
     return model.to(device).to(memory_format=torch.channels_last).eval()
+
+
+@torch.no_grad()
+def teacher_logits(teacher: nn.Module, x: torch.Tensor, amp: Optional[torch.dtype], flip: bool) -> torch.Tensor:
+    """fp32 logits of the frozen ``teacher`` for batch ``x`` (autocast to ``amp`` when given),
+    averaged with those of the horizontally mirrored batch when ``flip``."""
+    with torch.autocast(x.device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
+        out = teacher(x).float()
+        if flip:
+            out = 0.5 * (out + teacher(x.flip(3)).float())
+    return out

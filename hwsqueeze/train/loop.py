@@ -22,7 +22,7 @@ from ..models import predict
 from .amp import fp32_act_quantizers
 from .checkpoint import class_names, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .distill import kd_loss, load_teacher
+from .distill import kd_loss, load_teacher, teacher_logits
 from .distributed import DistEnv, autocast_dtype, setup
 from .evaluation import evaluate, evaluate_batches, topk_accuracy
 from .exact import load_quant_state, quant_state, seed_epoch
@@ -55,15 +55,17 @@ def _load_init(model: nn.Module, path: str) -> None:
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
-    """SGD + OneCycle over ``model``'s parameters *as they are now*: Brevitas rebuilds its
+    """SGD (or Adam) + OneCycle over ``model``'s parameters *as they are now*: Brevitas rebuilds its
     quantizers on ``load_state_dict`` (``REINIT_ON_STATE_DICT_LOAD``), so the learned activation
     scales are new Parameter objects after any load; an optimizer made before would never
     update them (and would step orphans). Always make it after the last load."""
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "quant" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "quant" not in n)]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
-                           {"params": no_decay, "weight_decay": 0.0}],
-                          lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "adam":  # L2 in the gradient, as torch.optim.Adam (bnn_pynq's trainer) does
+        opt = torch.optim.Adam(groups, lr=cfg.lr, betas=(cfg.momentum, 0.999))
+    else:
+        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
                                                 pct_start=cfg.warmup, div_factor=25.0, final_div_factor=250.0)
     return opt, sched
@@ -142,6 +144,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: bool, progress: bool, on_epoc
     if amp is not None:
         fp32_act_quantizers(model, env.device.type)  # quantizers exact under autocast (see .amp)
     fuse_quantizers(model)  # same numbers, fewer ops (see .fastquant); after every load_state_dict
+    after_step = getattr(model, "after_step", None)
     net = env.wrap(model)
     fwd = torch.compile(net) if cfg.compile else net
     if log:
@@ -151,7 +154,9 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: bool, progress: bool, on_epoc
             f"{data.kind} loader, {data.n} images, {data.steps} steps/epoch, "
             f"{str(amp).replace('torch.', '') if amp else 'fp32'}"
             f"{', SyncBatchNorm' if cfg.sync_bn and env.world > 1 else ''}"
-            f"{f', distilling from {cfg.teacher} (T={cfg.kd_temperature:g}, w={cfg.kd_weight:g})' if teacher else ''}")
+            f"{f', distilling from {cfg.teacher} (T={cfg.kd_temperature:g}, w={cfg.kd_weight:g}' if teacher else ''}"
+            f"{', mirror-averaged' if teacher and cfg.kd_flip else ''}{')' if teacher else ''}"
+            f", label smoothing {cfg.label_smoothing:g}")
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     prog = Progress(data.steps, cfg.epochs, start_epoch, progress, log, world=env.world)
     t_run = time.time()
@@ -167,9 +172,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: bool, progress: bool, on_epoc
                 logits = fwd(x)
             loss = loss_fn(logits.float(), y)
             if teacher is not None:
-                with torch.no_grad():
-                    soft = teacher(x)  # fp32, frozen, eval mode
-                loss = kd_loss(logits, soft, loss, cfg.kd_temperature, cfg.kd_weight)
+                loss = kd_loss(logits, teacher_logits(teacher, x, amp, cfg.kd_flip), loss, cfg.kd_temperature,
+                               cfg.kd_weight)
             value = loss.item()
             if not math.isfinite(value):
                 raise HwsqueezeError(f"loss became {value} at epoch {epoch + 1} step {step}; lower --lr")
@@ -178,6 +182,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: bool, progress: bool, on_epoc
             opt.step()
             sched.step()
             pruner.apply()
+            if after_step is not None:
+                after_step()  # a model's own rule, e.g. the peer's weight clipping
             prog.step(len(y), value * len(y), int((logits.argmax(1) == y).sum()))
         train_time = prog.end_epoch()
         seen, correct, loss_sum = env.all_sum([prog.seen, prog.correct, prog.loss_sum])
@@ -189,12 +195,13 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: bool, progress: bool, on_epoc
             rec["sparsity"] = sum(float(pruner.convs[n].weight.numel()) * s for n, s in rep.items()) / \
                 sum(float(m.weight.numel()) for m in pruner.convs.values())
         if env.is_main:
-            _end_epoch(cfg, env, model, net, opt, sched, pruner, data, rec, metrics, classes, prog, log)
+            test = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
+            _end_epoch(cfg, env, model, net, opt, sched, pruner, data, rec, metrics, classes, prog, log, test)
         env.barrier()
         if on_epoch:
             on_epoch(rec)
     summary = {"config": asdict(cfg), "epochs": metrics, "wall_s_this_run": time.time() - t_run,
-               "test_top1": metrics[-1]["test_top1"] if metrics else None, "finished": end == cfg.epochs}
+               "test_top1": next((m["test_top1"] for m in reversed(metrics) if "test_top1" in m), None), "finished": end == cfg.epochs}
     if end < cfg.epochs:  # --stop-after: last.pt holds the run; the next invocation resumes it
         if log:
             log(f"stopped after epoch {end} of {cfg.epochs} (--stop-after): run it again to continue from {last}")
@@ -207,21 +214,25 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: bool, progress: bool, on_epoc
     return summary
 
 
-def _end_epoch(cfg, env, model, net, opt, sched, pruner, data, rec, metrics, classes, prog, log) -> None:
-    """Main process: evaluate, log, write last.pt, metrics.json and the learning curve."""
-    ev = evaluate_batches(model, data.test_batches(), env.device)
-    rec.update(test_top1=ev["top1"], test_top5=ev["top5"], epoch_s=time.time() - prog.t0)
+def _end_epoch(cfg, env, model, net, opt, sched, pruner, data, rec, metrics, classes, prog, log, test: bool) -> None:
+    """Main process: evaluate (when ``test``), log, write last.pt, metrics.json and (after an
+    evaluation) the learning curve."""
+    if test:
+        ev = evaluate_batches(model, data.test_batches(), env.device)
+        rec.update(test_top1=ev["top1"], test_top5=ev["top5"])
+    rec["epoch_s"] = time.time() - prog.t0
     metrics.append(rec)
     if log:
-        log(f"epoch {rec['epoch']}: loss {rec['train_loss']:.3f} train {rec['train_acc']:.4f} "
-            f"test top1 {rec['test_top1']:.4f} ({rec['images_per_s']:.0f} img/s, {rec['epoch_s']:.0f} s, "
-            f"ETA {fmt_duration(prog.eta())})")
+        top1 = f"test top1 {rec['test_top1']:.4f} " if test else ""
+        log(f"epoch {rec['epoch']}: loss {rec['train_loss']:.3f} train {rec['train_acc']:.4f} {top1}"
+            f"({rec['images_per_s']:.0f} img/s, {rec['epoch_s']:.0f} s, ETA {fmt_duration(prog.eta())})")
     out = Path(cfg.out)
     save_checkpoint(out / "last.pt", {
         "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
         "masks": pruner.state_dict(), "quant_state": quant_state(model), "epoch": rec["epoch"], "processes": env.world,
         "config": asdict(cfg), "metrics": metrics, "classes": classes})
     write_json(out / "metrics.json", {"config": asdict(cfg), "epochs": metrics})
-    from ..plots import learning_curve_png
+    if test:  # a plot costs seconds: only when it has a new point
+        from ..plots import learning_curve_png
 
-    learning_curve_png(metrics, out / "learning_curve.png", title=f"{cfg.model} {cfg.quant}")
+        learning_curve_png(metrics, out / "learning_curve.png", title=f"{cfg.model} {cfg.quant}")

@@ -15,7 +15,7 @@ from .validate import OPTIONS
 __all__ = ["check_resume", "EVAL_ONLY"]
 
 # may change on resume (the new value is used): they do not change what is trained
-EVAL_ONLY = ("max_test", "threads", "device", "workers", "compile")  # device: same math, other rounding
+EVAL_ONLY = ("max_test", "threads", "device", "workers", "compile", "eval_every")  # device: same math, other rounding
 _SAME_RUN = ("out", "quant_spec", "init", "stop_after")  # out: same last.pt; stop_after: chunks of one run
 
 

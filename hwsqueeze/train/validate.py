@@ -47,9 +47,10 @@ OPTIONS: Dict[str, Tuple[str, Callable[[Any], bool], str]] = {
     "epochs": ("--epochs", _int(1, 100_000), "1..100000"),
     "batch_size": ("--batch-size", _int(1, 1 << 20), "1..1048576"),
     "lr": ("--lr", _num(0.0, 100.0, lo_open=True), "in (0, 100]"),
+    "optimizer": ("--optimizer", lambda v: v in ("sgd", "adam"), "sgd or adam"),
     "momentum": ("--momentum", _num(0.0, 1.0, hi_open=True), "in [0, 1)"),
     "weight_decay": ("--weight-decay", _num(0.0, 1.0), "in [0, 1]"),
-    "label_smoothing": ("--label-smoothing", _num(0.0, 1.0, hi_open=True), "in [0, 1)"),
+    "label_smoothing": ("--label-smoothing", _opt(_num(0.0, 1.0, hi_open=True)), "in [0, 1)"),
     "warmup": ("--warmup", _num(0.0, 1.0, lo_open=True, hi_open=True), "in (0, 1)"),
     "bf16": ("--bf16", lambda v: type(v) is bool, "true or false"),
     "sparsity": ("--sparsity", _num(0.0, 1.0, hi_open=True), "in [0, 1)"),
@@ -68,6 +69,8 @@ OPTIONS: Dict[str, Tuple[str, Callable[[Any], bool], str]] = {
     "teacher": ("--teacher", lambda v: v is None or isinstance(v, str), "a checkpoint path"),
     "kd_temperature": ("--kd-temperature", _num(0.0, 100.0, lo_open=True), "in (0, 100]"),
     "kd_weight": ("--kd-weight", _num(0.0, 1.0), "in [0, 1]"),
+    "kd_flip": ("--kd-flip", lambda v: type(v) is bool, "true or false"),
+    "eval_every": ("--eval-every", _int(1, 100_000), "1..100000 (epochs)"),
     "quant_spec": ("--quant", lambda v: isinstance(v, dict), "a dict"),
 }
 _MODEL_FIELDS = ("model", "quant", "weight_bits", "act_bits", "width", "bypass", "dropout")
@@ -96,11 +99,11 @@ def check_model_config(cfg: Any, where: str) -> Dict[str, Any]:
     if "model" not in cfg:
         raise HwsqueezeError(f"{where}: config has no 'model'")
     check_options(cfg, where, fields=_MODEL_FIELDS + tuple(k for k in cfg if k not in _MODEL_FIELDS))
-    from ..models import ARCHS, PRESETS, QuantSpec
+    from ..models import PRESETS, QuantSpec, names
 
-    if cfg["model"] not in ARCHS:
+    if cfg["model"] not in names():
         raise HwsqueezeError(f"{where}: config['model'] = {cfg['model']!r} is not a registered model "
-                             f"(known: {', '.join(sorted(ARCHS))})")
+                             f"(known: {', '.join(names())})")
     spec = cfg.get("quant_spec")
     if spec:
         try:

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The distillation campaign on 2 CPU cores, one stage at a time, in chunks that survive the
+# session boundary (git-ignored runs/ does not; a commit does). RECIPE.md records every stage.
+#
+#   bash scripts/train_campaign.sh STAGE   # run or resume STAGE (teacher | float | w4a4)
+#   bash scripts/train_campaign.sh save    # before the session ends: each unfinished stage's
+#                                          # last.pt -> checkpoints/resume/STAGE.pt (commit it)
+#   bash scripts/train_campaign.sh status  # where each stage stands
+#
+# A stage resumes from runs/STAGE/last.pt, or else from checkpoints/resume/STAGE.pt (exact: same
+# batches, schedule and quantizer state as an unbroken run). Stopping it (Ctrl-C, kill) loses at
+# most the epoch in progress. When a stage finishes, its final.pt is published to
+# checkpoints/ and its resume state is removed. Two processes (gloo), one thread each: on a busy
+# machine PyTorch's OpenMP threads spin-wait, so keep the machine otherwise quiet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data/cifar10-jpeg.tar.gz}
+PROCS=${PROCS:-2}
+VENV=${VENV:-.venv}
+CK=checkpoints
+TEACHER=$CK/resnet-teacher-cifar10.pt
+FLOAT=$CK/squeezenet1_1-cifar10-float-kd.pt
+STAGES=(teacher float w4a4)
+
+published() {  # where a finished stage's final.pt goes
+    case $1 in
+        teacher) echo "$TEACHER" ;;
+        float) echo "$FLOAT" ;;
+        w4a4) echo "$CK/squeezenet1_1-cifar10-w4a4-kd.pt" ;;
+    esac
+}
+
+args() {  # the one definition of each stage's training options
+    local common=(--data "$DATA" --out "runs/$1" --quiet)
+    case $1 in
+        teacher) echo "${common[@]}" --model resnet-teacher-cifar10 --quant float --epochs 30 --batch-size 512 \
+                     --lr 0.4 --weight-decay 5e-4 --label-smoothing 0.1 --eval-every 5 ;;
+        float) echo "${common[@]}" --model squeezenet1_1-cifar10 --quant float --epochs 100 --batch-size 256 \
+                   --lr 0.2 --weight-decay 5e-4 --teacher "$TEACHER" --kd-weight 0.9 --kd-temperature 4 --eval-every 5 ;;
+        w4a4) echo "${common[@]}" --model squeezenet1_1-cifar10 --quant w4a4 --init "$FLOAT" --epochs 50 \
+                  --batch-size 256 --lr 0.01 --weight-decay 1e-4 --teacher "$TEACHER" --kd-weight 0.9 --kd-temperature 4 \
+                  --eval-every 5 ;;
+    esac
+}
+
+status() {
+    local s
+    for s in "${STAGES[@]}"; do
+        if [[ -f $(published "$s") ]]; then echo "$s: done ($(published "$s"))"
+        elif [[ -f runs/$s/last.pt ]]; then echo "$s: in progress (runs/$s/last.pt)"
+        elif [[ -f $CK/resume/$s.pt ]]; then echo "$s: in progress ($CK/resume/$s.pt)"
+        else echo "$s: not started"; fi
+    done
+}
+
+case ${1:-} in
+    status) status; exit 0 ;;
+    save)
+        for s in "${STAGES[@]}"; do
+            if [[ ! -f $(published "$s") && -f runs/$s/last.pt ]]; then
+                mkdir -p "$CK/resume" && cp "runs/$s/last.pt" "$CK/resume/$s.pt" && echo "saved $CK/resume/$s.pt"
+            fi
+        done
+        exit 0 ;;
+    teacher|float|w4a4) stage=$1 ;;
+    *) echo "usage: $0 teacher|float|w4a4|save|status" >&2; exit 2 ;;
+esac
+
+out=$(published "$stage")
+if [[ -f $out ]]; then echo "$stage: done already ($out)"; exit 0; fi
+mkdir -p "runs/$stage"
+if [[ ! -f runs/$stage/last.pt && -f $CK/resume/$stage.pt ]]; then
+    cp "$CK/resume/$stage.pt" "runs/$stage/last.pt"
+    echo "$stage: resuming from $CK/resume/$stage.pt"
+fi
+# shellcheck disable=SC2046  # args() prints the stage's options, none of which holds a space
+OMP_NUM_THREADS=1 "$VENV/bin/torchrun" --standalone --nproc_per_node "$PROCS" "$VENV/bin/hwsqueeze" train \
+    $(args "$stage") --threads 1
+cp "runs/$stage/final.pt" "$out"
+rm -f "$CK/resume/$stage.pt"
+echo "$stage: published $out"
