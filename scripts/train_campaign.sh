@@ -2,7 +2,7 @@
 # The distillation campaign on 2 CPU cores, one stage at a time, in chunks that survive the
 # session boundary (git-ignored runs/ does not; a commit does). RECIPE.md records every stage.
 #
-#   bash scripts/train_campaign.sh STAGE   # run or resume STAGE (teacher | float | w4a4)
+#   bash scripts/train_campaign.sh STAGE   # run or resume STAGE (teacher | float | w4a4 | cnv)
 #   bash scripts/train_campaign.sh save    # before the session ends: each unfinished stage's
 #                                          # last.pt -> checkpoints/resume/STAGE.pt (commit it)
 #   bash scripts/train_campaign.sh status  # where each stage stands
@@ -20,13 +20,14 @@ VENV=${VENV:-.venv}
 CK=checkpoints
 TEACHER=$CK/resnet-teacher-cifar10.pt
 FLOAT=$CK/squeezenet1_1-cifar10-float-kd.pt
-STAGES=(teacher float w4a4)
+STAGES=(teacher float w4a4 cnv)
 
 published() {  # where a finished stage's final.pt goes
     case $1 in
         teacher) echo "$TEACHER" ;;
         float) echo "$FLOAT" ;;
         w4a4) echo "$CK/squeezenet1_1-cifar10-w4a4-kd.pt" ;;
+        cnv) echo "$CK/cnv-w2a2-cifar10-kd.pt" ;;
     esac
 }
 
@@ -40,6 +41,10 @@ args() {  # the one definition of each stage's training options
         w4a4) echo "${common[@]}" --model squeezenet1_1-cifar10 --quant w4a4 --init "$FLOAT" --epochs 50 \
                   --batch-size 256 --lr 0.01 --weight-decay 1e-4 --teacher "$TEACHER" --kd-weight 0.9 --kd-temperature 4 \
                   --eval-every 5 ;;
+        # the peer: bnn_pynq's recipe (Adam, lr 0.02, no weight decay, crop+flip, weights clipped to
+        # [-1, 1]) cut from 1,000 epochs to about our students' CPU time, with the same teacher
+        cnv) echo "${common[@]}" --model cnv-w2a2-cifar10 --quant w2a2 --optimizer adam --epochs 60 --batch-size 256 \
+                 --lr 0.02 --weight-decay 0 --teacher "$TEACHER" --kd-weight 0.9 --kd-temperature 4 --eval-every 5 ;;
     esac
 }
 
@@ -62,8 +67,8 @@ case ${1:-} in
             fi
         done
         exit 0 ;;
-    teacher|float|w4a4) stage=$1 ;;
-    *) echo "usage: $0 teacher|float|w4a4|save|status" >&2; exit 2 ;;
+    teacher|float|w4a4|cnv) stage=$1 ;;
+    *) echo "usage: $0 teacher|float|w4a4|cnv|save|status" >&2; exit 2 ;;
 esac
 
 out=$(published "$stage")
