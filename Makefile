@@ -25,7 +25,7 @@ help:
 
 # One environment for everything on the workstation. finn-plus is installed --no-deps because
 # its brevitas==0.13.0 pin cannot coexist with the CPU torch wheel; its real requirements are
-# in requirements/finn-plus-deps.txt. See README, "Dependency decision".
+# in requirements/finn-plus-deps.txt. See docs/install.md.
 # torch: the CPU build from PyTorch's own index when it answers (no 2 GB of CUDA libraries),
 # else whatever the configured indexes offer (PyPI; a local wheel folder on our machines).
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu

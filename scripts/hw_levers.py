@@ -4,7 +4,7 @@ real ``hwsqueeze build`` with ``--target-fps auto``, so every figure is the auto
 design within the board's margin (LUT and BRAM18 <= 85 % including FIFOs, width converters, IODMAs
 and the shell; ``compile/estimates.py``). Untrained weights are enough for hardware figures: the
 shapes, bit widths and folding decide them (the shipped trained model and the untrained W4A4 row
-are compared in the README).
+are compared in docs/levers.md).
 
     python scripts/hw_levers.py [--only NAME ...] [--out build/levers] [--board pynq-z2] [--markdown] [--reuse]
 

@@ -89,7 +89,7 @@ def test_finn_driver_runs_the_emulated_board(built_deploy, finn_on_emulated):
 
 
 def test_finn_cli_throughput_test(built_deploy, finn_on_emulated, monkeypatch):
-    """The command a user runs on the board (README), through finn-plus-driver's own click CLI."""
+    """The command a user runs on the board (docs/runtime.md), through finn-plus-driver's own click CLI."""
     from click.testing import CliRunner
 
     from hwsqueeze.deploy.package import BITFILE, FINN_SETTINGS

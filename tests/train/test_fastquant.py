@@ -11,7 +11,7 @@ from hwsqueeze.train.fastquant import fuse_quantizers, unfuse_quantizers
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """OpenMP threads wait for each other on a machine shared with other jobs (README): 1 thread."""
+    """OpenMP threads wait for each other on a machine shared with other jobs (docs/training.md): 1 thread."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
