@@ -26,6 +26,7 @@ Nothing happens at import time; call :func:`activate` first.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -36,7 +37,7 @@ from typing import Dict, Optional
 from ..deps.manifest import installed_root
 from ..errors import HwsqueezeError
 
-__all__ = ["FinnEnv", "activate", "vivado_tools", "vivado_root", "versions", "ensure_xsi", "HLS_TOOLS"]
+__all__ = ["FinnEnv", "activate", "vivado_tools", "vivado_root", "versions", "source_digest", "ensure_xsi", "HLS_TOOLS"]
 
 _PLACEHOLDER_VIVADO = "/nonexistent/Xilinx/Vivado/2024.2"  # version-shaped: finn parses it
 
@@ -153,11 +154,30 @@ def ensure_xsi() -> Optional[str]:
         return (str(e).splitlines() or [f"XSI not available ({type(e).__name__})"])[0][:200]
 
 
+def source_digest(*roots: Path) -> str:
+    """sha256 (16 hex digits) of every file under ``roots`` by relative path and content, less
+    caches and checkpoints (a checkpoint is the build's own ``source`` key)."""
+    h = hashlib.sha256()
+    for root in roots:
+        for f in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+            rel = f.relative_to(root)
+            if "__pycache__" in rel.parts or f.suffix in (".pyc", ".pt"):
+                continue
+            h.update(f"{root.name}/{rel.as_posix()}\0".encode())
+            h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
 def versions() -> Dict[str, str]:
-    """Versions of the packages a build depends on, for the build record."""
+    """Versions of the packages a build depends on, for the build record; ``hwsqueeze-source``
+    is a digest of our own code (the version string stays 0.1.0 across changes), so a resumed
+    build reruns when a transform, a step or an HLS template changed."""
     from importlib import metadata
 
-    out = {"python": sys.version.split()[0]}
+    from ..resources import resource_dir
+
+    pkg = Path(__file__).resolve().parent.parent
+    out = {"python": sys.version.split()[0], "hwsqueeze-source": source_digest(pkg, resource_dir("hls"))}
     for pkg in ("hwsqueeze", "finn-plus", "qonnx", "onnx", "numpy", "brevitas", "torch"):
         try:
             out[pkg] = metadata.version(pkg)

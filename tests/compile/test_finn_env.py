@@ -84,3 +84,38 @@ def test_tcl_folders_are_set(clean_env, tmp_path):
     activate(tmp_path / "b")
     assert (Path(os.environ["FINN_CUSTOM_HLS"]) / "checksum.hpp").is_file()
     assert any(Path(os.environ["FINN_RTLLIB"]).iterdir())
+
+
+def test_provenance_sees_our_own_source(tmp_path):
+    """The build's versions record carries a digest of hwsqueeze's own files, so a changed
+    transform changes the provenance (the version string is 0.1.0 whatever the code is)."""
+    import hashlib
+    import shutil
+
+    import hwsqueeze
+    from hwsqueeze.compile.boards import load_board
+    from hwsqueeze.compile.config import BuildConfig, provenance
+    from hwsqueeze.compile.finn_env import source_digest, versions
+    from hwsqueeze.resources import resource_dir
+
+    pkg = Path(hwsqueeze.__file__).resolve().parent
+    tree = tmp_path / "hwsqueeze"
+    shutil.copytree(pkg / "compile", tree / "compile", ignore=shutil.ignore_patterns("__pycache__"))
+    before = source_digest(tree)
+    (tree / "compile" / "__pycache__").mkdir(exist_ok=True)
+    (tree / "compile" / "__pycache__" / "x.pyc").write_bytes(b"\0")  # caches do not count
+    assert source_digest(tree) == before
+    f = tree / "compile" / "transforms" / "pooling.py"
+    f.write_text(f.read_text() + "\n# changed\n")
+    assert source_digest(tree) != before
+    # an independent digest of the installed tree: the same files, paths and contents
+    h = hashlib.sha256()
+    for root in (pkg, resource_dir("hls")):
+        for p in sorted(q for q in root.rglob("*") if q.is_file()):
+            rel = p.relative_to(root)
+            if "__pycache__" not in rel.parts and p.suffix not in (".pyc", ".pt"):
+                h.update(f"{root.name}/{rel.as_posix()}\0".encode() + hashlib.sha256(p.read_bytes()).digest())
+    vers = versions()
+    assert vers["hwsqueeze-source"] == h.hexdigest()[:16]
+    cfg = BuildConfig(board=load_board("pynq-z2"), out_dir=tmp_path / "b", model_name="squeezenet-tiny-cifar10")
+    assert provenance(cfg, vers)["versions"] != provenance(cfg, {**vers, "hwsqueeze-source": before})["versions"]
