@@ -62,3 +62,15 @@ def test_init_checkpoint_of_another_model(tmp_path):
     r = run_cli("train", "--data", "generated:20", "--out", str(tmp_path / "o"), "--model", "squeezenet-tiny-cifar10",
                 "--init", str(ck), "--epochs", "1")
     _one_error_line(r, "does not fit model")
+
+
+def test_help_lists_every_exit_code():
+    """`hwsqueeze --help` names every exit code of errors.py's constants (6 was missing once)."""
+    import re
+
+    from hwsqueeze import errors
+
+    codes = {v for k, v in vars(errors).items() if k.isupper() and isinstance(v, int)}
+    r = run_cli("--help")
+    listed = {int(c) for c in re.findall(r"\b(\d+) [a-z]", " ".join(r.stdout.split()).split("Exit codes:")[1])}
+    assert r.returncode == 0 and codes <= listed and 130 in listed

@@ -14,6 +14,8 @@ from typing import Dict, List, Tuple
 
 import click
 
+from ..errors import EXIT_CODES
+
 # name -> (module under hwsqueeze.cli, attribute, one-line help)
 COMMANDS: Dict[str, Tuple[str, str, str]] = {
     "models": ("models", "models", "List the registered models with parameter counts and MACs."),
@@ -54,16 +56,17 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="hwsqueeze")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error (also HWSQUEEZE_DEBUG=1).")
 def main(debug: bool) -> None:
-    """hwsqueeze: quantized SqueezeNet on small FPGAs (Brevitas -> QONNX -> FINN+ -> PYNQ).
-
-    Exit codes: 0 success, 2 bad input, 3 does not fit, 4 missing tool, 5 verification failed,
-    70 internal error, 130 interrupted.
-    """
+    """hwsqueeze: quantized SqueezeNet on small FPGAs (Brevitas -> QONNX -> FINN+ -> PYNQ)."""
     import logging
 
     from ..logs import to_console
 
     to_console(logging.DEBUG if debug else logging.INFO)  # library progress (hwsqueeze.* loggers) as plain lines
+
+
+# the exit-code list of --help, from the one table of them (errors.EXIT_CODES)
+main.help = (main.help or "") + "\n\nExit codes: " + ", ".join(
+    f"{code} {what}" for code, what in sorted(EXIT_CODES.items()) if code != 1) + ", 130 interrupted."
 
 
 def _debug() -> bool:
