@@ -59,6 +59,8 @@ def _fps(value: str):
 @click.option("--stop-step", default=None, help="Stop after this step (see --list-steps).")
 @click.option("--estimate-only", is_flag=True, help="Stop after the estimates (no code generation).")
 @click.option("--require-bitstream", is_flag=True, help="Fail (exit 4) if no bitstream can be built here.")
+@click.option("--replay", "replay", type=click.Path(file_okay=False), default=None,
+              help="Rebuild what BUILD/build_config.json records (from the first step; --out for another folder).")
 @click.option("--list-steps", is_flag=True, help="Print the build steps and exit.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary (build.json) as one JSON object.")
@@ -66,7 +68,7 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
           target_fps: str, folding_config: Optional[str], samples: Optional[str], margin: float, no_dsp: bool,
           verify_images: int, fuse_fire: bool, standalone_thresholds: bool, out_dir: Optional[str],
           from_step: Optional[str], stop_step: Optional[str], estimate_only: bool, require_bitstream: bool,
-          list_steps: bool, quiet: bool, as_json: bool) -> None:
+          replay: Optional[str], list_steps: bool, quiet: bool, as_json: bool) -> None:
     """Compile a trained model with FINN+ into a dataflow accelerator for a board.
 
     Every stage up to HLS/RTL code generation and the deploy package runs on any machine; IP
@@ -74,40 +76,20 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
     """
     from ..compile.config import BuildConfig
     from ..compile.pipeline import STEPS
-    from ..compile.runner import run_build
 
     if list_steps:
         for i, step in enumerate(STEPS):
             click.echo(f"{i:02d} {step.name:20s} {'[vivado] ' if step.needs_tools else ''}{step.doc}")
         return
+    if replay:
+        return _replay(Path(replay), out_dir, quiet, as_json)
     from ..compile.boards import load_board
 
     board = load_board(board_name)
     fps = _fps(target_fps)
-    if checkpoint and not Path(checkpoint).is_file():
-        raise HwsqueezeError(f"checkpoint not found: {checkpoint}")
-    if onnx_path and not Path(onnx_path).is_file():
-        raise HwsqueezeError(f"ONNX file not found: {onnx_path}")
-    if samples and not samples.startswith("generated:") and not Path(samples).exists():
-        raise HwsqueezeError(f"--samples: dataset not found: {samples}")
-    if folding_config and not Path(folding_config).is_file():
-        raise HwsqueezeError(f"folding config not found: {folding_config}")
     if folding_config and target_fps != "auto":
         raise HwsqueezeError("give either --folding-config or --target-fps, not both")
-    from ..compile.pipeline import step_index
-
-    for step in (from_step, stop_step):
-        if step:
-            step_index(step)  # an unknown name fails here, before any work
-    if sum(x is not None for x in (checkpoint, model_name, onnx_path)) > 1:
-        raise HwsqueezeError("give at most one of --checkpoint, --model, --onnx")
     out = Path(out_dir) if out_dir else Path("build") / board.name
-    if quiet or as_json:
-        import logging
-
-        from ..logs import to_console
-
-        to_console(logging.WARNING)
     cfg = BuildConfig(board=board, out_dir=out, checkpoint=Path(checkpoint) if checkpoint else None,
                       model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps,
                       folding_config=Path(folding_config).resolve() if folding_config else None, margin=margin,
@@ -115,6 +97,65 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
                       standalone_thresholds=standalone_thresholds, estimate_only=estimate_only,
                       require_bitstream=require_bitstream, from_step=from_step, stop_step=stop_step, samples=samples,
                       verify_n=verify_images)
+    _run(cfg, quiet, as_json)
+
+
+def _check_inputs(cfg) -> None:
+    """Refuse, before any work, a config whose files or step names do not exist."""
+    from ..compile.pipeline import step_index
+
+    if cfg.checkpoint and not Path(cfg.checkpoint).is_file():
+        raise HwsqueezeError(f"checkpoint not found: {cfg.checkpoint}")
+    if cfg.onnx and not Path(cfg.onnx).is_file():
+        raise HwsqueezeError(f"ONNX file not found: {cfg.onnx}")
+    if cfg.samples and not cfg.samples.startswith("generated:") and not Path(cfg.samples).exists():
+        raise HwsqueezeError(f"--samples: dataset not found: {cfg.samples}")
+    if cfg.folding_config and not Path(cfg.folding_config).is_file():
+        raise HwsqueezeError(f"folding config not found: {cfg.folding_config}")
+    for step in (cfg.from_step, cfg.stop_step):
+        if step:
+            step_index(step)  # an unknown name fails here, before any work
+    if sum(x is not None for x in (cfg.checkpoint, cfg.model_name, cfg.onnx)) > 1:
+        raise HwsqueezeError("give at most one of --checkpoint, --model, --onnx")
+
+
+def _replay(build_dir: Path, out_dir: Optional[str], quiet: bool, as_json: bool) -> None:
+    """``--replay BUILD``: the config BUILD recorded, rebuilt from the first step."""
+    from ..compile.config import BuildConfig
+
+    ctx = click.get_current_context()
+    others = [p.opts[0] for p in ctx.command.params if p.name not in ("replay", "out_dir", "quiet", "as_json")
+              and ctx.get_parameter_source(p.name) is not click.core.ParameterSource.DEFAULT]
+    if others:
+        raise HwsqueezeError(f"--replay rebuilds what {build_dir} recorded: it takes only --out, --quiet and --json "
+                             f"(not {others[0]})")
+    path = build_dir / "build_config.json"
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise HwsqueezeError(f"--replay {build_dir}: no build_config.json (not an hwsqueeze build folder, or one "
+                             "made before builds recorded their config)") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise HwsqueezeError(f"{path}: not readable JSON ({type(e).__name__})") from None
+    cfg = BuildConfig.from_json(raw, str(path))
+    cfg.from_step = None  # a replay is the whole build
+    if out_dir:
+        cfg.out_dir = Path(out_dir)
+    _run(cfg, quiet, as_json)
+
+
+def _run(cfg, quiet: bool, as_json: bool) -> None:
+    """Check ``cfg``'s inputs, run the build, report it."""
+    from ..compile.runner import run_build
+
+    _check_inputs(cfg)
+    if quiet or as_json:
+        import logging
+
+        from ..logs import to_console
+
+        to_console(logging.WARNING)
+    board = cfg.board
     res = run_build(cfg)
     if as_json:
         click.echo(json.dumps(res.summary, default=str))

@@ -44,6 +44,43 @@ class BuildConfig:
     samples: Optional[str] = None  # dataset for the package's sample images (default: the checkpoint's)
     verify_n: int = VERIFY_N
 
+    def to_json(self) -> Dict[str, Any]:
+        """The config as ``build_config.json`` holds it (paths absolute, the board in full)."""
+        d = asdict(self)
+        for k in _PATHS:
+            d[k] = str(Path(d[k]).resolve()) if d[k] is not None else None
+        return d
+
+    @classmethod
+    def from_json(cls, d: Any, where: str) -> "BuildConfig":
+        """The config a ``build_config.json`` (``where``) recorded, each field checked; one error
+        line naming the field otherwise."""
+        from .boards import _validate
+
+        if not isinstance(d, dict) or set(d) != {f.name for f in fields(cls)}:
+            raise HwsqueezeError(f"{where}: not a build config (expected the fields of BuildConfig)")
+
+        def bad(key: str, why: str) -> HwsqueezeError:
+            return HwsqueezeError(f"{where}: {key} = {str(d[key])[:60]!r} {why}")
+        for k in _PATHS + ("model_name", "from_step", "stop_step", "samples"):
+            if d[k] is not None and (not isinstance(d[k], str) or not d[k]):
+                raise bad(k, "must be a non-empty string or null")
+        if k := next((k for k in _FLAGS if type(d[k]) is not bool), None):
+            raise bad(k, "must be true or false")
+        fps = d["target_fps"]
+        if fps != "auto" and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < 1e9):
+            raise bad("target_fps", "must be 'auto' or a positive number")
+        if isinstance(d["margin"], bool) or not isinstance(d["margin"], (int, float)) or not 0.1 <= d["margin"] <= 1:
+            raise bad("margin", "must be a number in [0.1, 1]")
+        if type(d["verify_n"]) is not int or not 1 <= d["verify_n"] <= 1024:
+            raise bad("verify_n", "must be an integer in 1..1024")
+        paths = {k: Path(d[k]) if d[k] is not None else None for k in _PATHS}
+        return cls(**{**d, **paths, "board": _validate(Path(where), d["board"])})
+
+
+_PATHS = ("out_dir", "checkpoint", "onnx", "folding_config")
+_FLAGS = ("use_dsps", "fuse_fire", "standalone_thresholds", "estimate_only", "require_bitstream")
+
 
 @dataclass
 class StepRecord:

@@ -113,6 +113,9 @@ def run_build(cfg: BuildConfig) -> BuildResult:
     cfg.out_dir = Path(cfg.out_dir).resolve()
     _check_out_dir(cfg.out_dir)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    from ..fsutil import write_json
+
+    write_json(cfg.out_dir / "build_config.json", cfg.to_json())  # what `build --replay` rebuilds from
     with to_file(cfg.out_dir / "build.log"):  # FINN-style build log: our records beside FINN+'s own output
         return _run_steps(cfg, wanted, stop)
 

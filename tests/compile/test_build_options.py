@@ -97,3 +97,39 @@ def test_folding_config_and_target_fps_are_exclusive(tmp_path: Path):
     f.write_text("{}")
     res = run_cli("build", *TINY, "--folding-config", str(f), "--target-fps", "100", "--out", str(tmp_path / "b"))
     assert res.returncode == 2 and "not both" in res.stderr
+
+
+def test_replay_rebuilds_what_a_build_recorded(stopped_build: Path, tmp_path):
+    """build_config.json records the options; --replay rebuilds them elsewhere and gets the same
+    design (estimates, folding, the same step outputs' provenance)."""
+    rec = json.loads((stopped_build / "build_config.json").read_text())
+    assert rec["target_fps"] == 1000 and rec["stop_step"] == "estimates" and rec["board"]["name"] == "pynq-z2"
+    assert rec["model_name"] == "squeezenet-tiny-cifar10" and rec["out_dir"] == str(stopped_build.resolve())
+    res = run_cli("build", "--replay", str(stopped_build), "--out", str(tmp_path / "r"), "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["status"] == "stopped"
+    for name in ("estimates.json", "folding_config.json"):
+        assert (tmp_path / "r" / name).read_text() == (stopped_build / name).read_text(), name
+    again = json.loads((tmp_path / "r" / "build_config.json").read_text())
+    assert again == {**rec, "out_dir": str((tmp_path / "r").resolve())}
+    a, b = (json.loads((d / "build_state.json").read_text())["provenance"] for d in (stopped_build, tmp_path / "r"))
+    assert a == b
+
+
+@pytest.mark.parametrize("edit, why", [
+    (lambda c: c.update(margin="x"), "margin"),
+    (lambda c: c.pop("verify_n"), "not a build config"),
+    (lambda c: c["board"].update(part="xc7z999"), "part"),
+    (lambda c: c.update(target_fps=-5), "target_fps"),
+])
+def test_replay_refuses_a_bad_record(stopped_build: Path, tmp_path, edit, why):
+    d = tmp_path / "copy"
+    d.mkdir()
+    rec = json.loads((stopped_build / "build_config.json").read_text())
+    edit(rec)
+    (d / "build_config.json").write_text(json.dumps(rec))
+    res = run_cli("build", "--replay", str(d), "--out", str(tmp_path / "r"))
+    assert res.returncode == 2 and why in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+    res = run_cli("build", "--replay", str(stopped_build), "--target-fps", "500")
+    assert res.returncode == 2 and "takes only --out" in res.stderr
