@@ -90,7 +90,9 @@ def activate(build_dir: Path) -> FinnEnv:
     tools = vivado_tools()
     env = {"FINN_BUILD_DIR": str(finn_tmp)}
     stubbed = False
-    if not os.environ.get("XILINX_VIVADO"):
+    # our own placeholder from an earlier call counts as unset (else a second call would take it
+    # for a real install and put its nonexistent lib folder on LD_LIBRARY_PATH)
+    if os.environ.get("XILINX_VIVADO", "") in ("", _PLACEHOLDER_VIVADO):
         if tools["vivado"]:
             env["XILINX_VIVADO"] = vivado_root(tools["vivado"])
         else:

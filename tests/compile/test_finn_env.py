@@ -67,6 +67,19 @@ def test_no_vivado_gives_placeholder(clean_env, tmp_path):
     assert not Path(os.environ["XILINX_VIVADO"]).exists()  # a placeholder, never a real path
 
 
+def test_activate_twice_without_vivado(clean_env, tmp_path):
+    """A second call (the next build in the same process) is the same as the first: still
+    stubbed, and the placeholder's lib folder never reaches LD_LIBRARY_PATH."""
+    from hwsqueeze.compile.finn_env import activate
+
+    clean_env.setenv("LD_LIBRARY_PATH", os.environ.get("LD_LIBRARY_PATH", ""))  # restored afterwards
+    first = activate(tmp_path / "b")
+    ld = os.environ["LD_LIBRARY_PATH"]
+    second = activate(tmp_path / "c")
+    assert first.vivado_stubbed and second.vivado_stubbed
+    assert os.environ["LD_LIBRARY_PATH"] == ld and os.environ["XILINX_VIVADO"] not in ld
+
+
 def test_existing_xilinx_vivado_is_kept(clean_env, tmp_path):
     from hwsqueeze.compile.finn_env import activate
 
