@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers: 2 halves the wall time on a 2-core machine; each worker needs ~2 GB
 TEST_JOBS ?= 2
 
-.PHONY: help venv build simulate test test-py test-board-env bench train-default constraints clean
+.PHONY: help venv build simulate test test-py test-board-env bench train-default constraints clean distclean
 
 help:
 	@echo "make build BOARD=<board>   compile the shipped default model (boards: see 'make boards')"
@@ -22,6 +22,7 @@ help:
 	@echo "make venv                  only create the environment (.venv)"
 	@echo "make train-default         re-train the shipped default model (~60-90 min on 2 CPU cores)"
 	@echo "make bench                 benchmarks (benchmarks/, ratios against a peer in the same run)"
+	@echo "make clean / distclean     caches only (builds and bitstreams kept) / also every build/<board>/"
 
 # One environment for everything on the workstation. finn-plus is installed --no-deps because
 # its brevitas==0.13.0 pin cannot coexist with the CPU torch wheel; its real requirements are
@@ -80,5 +81,10 @@ constraints: venv
 	  echo "# Regenerate: make constraints (after a deliberate upgrade)."; \
 	  $(PIP) freeze | grep -v -E '^(-e |hwsqueeze)'; } > $(CONSTRAINTS).tmp && mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
 
+# clean keeps every build/<board>/ (a bitstream costs hours of Vivado, and --from-step needs the
+# code FINN+ generated): only the test cache and setuptools' build/lib go; distclean removes builds.
 clean:
-	rm -rf build .pytest_cache
+	rm -rf .pytest_cache build/lib build/bdist.*
+
+distclean: clean
+	rm -rf build
