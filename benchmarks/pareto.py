@@ -26,6 +26,7 @@ from typing import List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer_cnv  # noqa: E402  (the CNV-W2A2 side, shared with the side-by-side benchmark)
+from hwsqueeze.compile.boards import MARGIN  # noqa: E402
 
 CACHE = ROOT / "build" / "pareto"
 DEFAULT_FPS = (500, 1000, 1500, 2000, 2500, 3000)
@@ -160,7 +161,7 @@ def measure(checkpoints: List[Path], targets: List[float], data: Path, cnv: bool
     return rows
 
 
-def markdown(rows: List[dict], margin: float = 0.85) -> str:
+def markdown(rows: List[dict], margin: float = MARGIN) -> str:
     """The Pareto table (rows in the order given)."""
     out = [f"| config | top-1 | est. FPS | LUT % | BRAM18 % | DSP | fits {margin:.0%} |", "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -172,7 +173,7 @@ def markdown(rows: List[dict], margin: float = 0.85) -> str:
     return "\n".join(out)
 
 
-def plot(rows: List[dict], path: Path, margin: float = 0.85) -> None:
+def plot(rows: List[dict], path: Path, margin: float = MARGIN) -> None:
     """Top-1 vs est. FPS, one thin line per series; colour = LUT %, marker size = BRAM18 %, CNV-W2A2
     triangles, designs over the ``margin`` budget hollow (and the budget marked on the colour bar)."""
     import matplotlib

@@ -7,6 +7,7 @@ from typing import Optional
 
 import click
 
+from ..compile.boards import MARGIN
 from ..compile.config import VERIFY_N
 from ..errors import HwsqueezeError
 
@@ -41,7 +42,7 @@ def _fps(value: str):
 @click.option("--samples", "samples", default=None,
               help="Dataset whose test images (16, across the classes, with true labels) ship as the package's "
                    "samples. Default: the checkpoint's training data if present, else synthetic images.")
-@click.option("--margin", type=click.FloatRange(0.1, 1.0), default=0.85, show_default=True,
+@click.option("--margin", type=click.FloatRange(0.1, 1.0), default=MARGIN, show_default=True,
               help="Fraction of the board's LUT and BRAM18 a design may use.")
 @click.option("--no-dsp", is_flag=True, help="Keep all MVAU multipliers in LUTs.")
 @click.option("--verify-images", type=click.IntRange(1, 1024), default=VERIFY_N, show_default=True,

@@ -15,11 +15,14 @@ from typing import Any, Dict, List
 
 from ..errors import HwsqueezeError
 
-__all__ = ["Board", "boards_dir", "list_boards", "load_board", "SHELL_FLOWS"]
+__all__ = ["Board", "boards_dir", "list_boards", "load_board", "MARGIN", "SHELL_FLOWS"]
 
 _FIELDS = ("name", "description", "part", "finn_board", "shell_flow", "clock_mhz", "resources")
 _RESOURCES = ("lut", "ff", "bram18", "dsp", "lutram")
 _OPTIONAL_RESOURCES = ("uram",)
+# The fraction of each of a board's resources a design may use (the rest: routing slack, the
+# shell's variation between Vivado runs); `hwsqueeze build --margin` overrides it.
+MARGIN = 0.85
 SHELL_FLOWS = ("vivado_zynq",)  # FINN's Zynq shell with IODMAs: the platform the runtime drives
 _CLOCK_MHZ = (10.0, 800.0)
 

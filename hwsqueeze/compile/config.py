@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from ..errors import HwsqueezeError
 from ..fsutil import sha256_file, write_json
-from .boards import Board
+from .boards import MARGIN, Board
 
 __all__ = ["BuildConfig", "BuildState", "StepRecord", "provenance", "VERIFY_N"]
 
@@ -33,7 +33,7 @@ class BuildConfig:
     onnx: Optional[Path] = None  # or start from an existing QONNX export
     target_fps: Union[float, str] = "auto"
     folding_config: Optional[Path] = None  # a FINN folding config instead of the folding search
-    margin: float = 0.85
+    margin: float = MARGIN
     use_dsps: bool = True
     fuse_fire: bool = False  # fused FireExpand layers instead of the Fire expand fork/join
     standalone_thresholds: bool = False  # thresholds as their own layers, MVAUs as DSP-packed RTL MVUs

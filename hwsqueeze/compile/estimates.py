@@ -40,7 +40,7 @@ from typing import Dict, List, Optional, Tuple
 
 from qonnx.core.modelwrapper import ModelWrapper
 
-from .boards import Board
+from .boards import MARGIN, Board
 
 __all__ = ["LayerEstimate", "Estimate", "estimate", "rtl_mvu_luts", "thresholding_luts", "RTL_MVU_LUT", "fifo_costs",
            "fifo_bits", "SHELL_OVERHEAD", "IODMA_OVERHEAD", "SHALLOW_DEPTH"]
@@ -233,7 +233,7 @@ def _critical_path(model: ModelWrapper, layers: List[LayerEstimate]) -> int:
     return max(done.values())
 
 
-def estimate(model: ModelWrapper, board: Board, margin: float = 0.85) -> Estimate:
+def estimate(model: ModelWrapper, board: Board, margin: float = MARGIN) -> Estimate:
     """Estimates for the folded HW graph ``model`` (the dataflow partition) on ``board``.
 
     ``fits`` means every total (layers + overheads) is within ``margin`` of the board's LUT and

@@ -19,7 +19,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from ..errors import NO_FIT, HwsqueezeError
-from .boards import Board
+from .boards import MARGIN, Board
 from . import dsps
 from .estimates import Estimate, estimate
 
@@ -88,13 +88,13 @@ def _fuse(model: ModelWrapper, fuse: bool) -> ModelWrapper:
     return model.transform(FuseFireExpand())
 
 
-def fold(model: ModelWrapper, board: Board, fps: float, margin: float = 0.85, use_dsps: bool = True,
+def fold(model: ModelWrapper, board: Board, fps: float, margin: float = MARGIN, use_dsps: bool = True,
          fuse: bool = False) -> FoldResult:
     """Fold a copy of ``model`` for ``fps`` on ``board`` (``fuse``: with fused Fire expands) and estimate it."""
     return fold_cycles(model, board, max(1, int(board.clock_mhz * 1e6 / fps)), margin, use_dsps, fuse, fps)
 
 
-def fold_cycles(model: ModelWrapper, board: Board, cycles: int, margin: float = 0.85, use_dsps: bool = True,
+def fold_cycles(model: ModelWrapper, board: Board, cycles: int, margin: float = MARGIN, use_dsps: bool = True,
                 fuse: bool = False, fps: Optional[float] = None) -> FoldResult:
     """``fold`` for a target of ``cycles`` per frame (every layer at most that many cycles)."""
     from finn.transformation.fpgadataflow.set_folding import SetFolding
@@ -124,7 +124,7 @@ _DIVIDES = {
 }
 
 
-def apply_folding_config(model: ModelWrapper, board: Board, path, margin: float = 0.85,
+def apply_folding_config(model: ModelWrapper, board: Board, path, margin: float = MARGIN,
                          fuse: bool = False) -> FoldResult:
     """A copy of ``model`` folded by a FINN folding config (``{"Defaults": {...}, "<layer>":
     {"PE": .., "SIMD": .., ...}}``, FINN's ``ApplyConfig``), checked and estimated."""
@@ -192,7 +192,7 @@ def max_fps(model: ModelWrapper, board: Board, fuse: bool = False) -> float:
     return fold(model, board, board.clock_mhz * 1e6, use_dsps=False, fuse=fuse).estimate.fps
 
 
-def auto_fold(model: ModelWrapper, board: Board, margin: float = 0.85, use_dsps: bool = True,
+def auto_fold(model: ModelWrapper, board: Board, margin: float = MARGIN, use_dsps: bool = True,
               progress: Optional[Callable[[str], None]] = None, fuse: bool = False) -> FoldResult:
     """The highest-FPS folding whose estimate fits ``board`` within ``margin``.
 
@@ -233,7 +233,7 @@ def _near(res: FoldResult, board: Board, margin: float) -> bool:
     return all(t[k] <= (1 + NEAR) * margin * board.resources[k] for k in ("lut", "bram18"))
 
 
-def next_designs(model: ModelWrapper, board: Board, start: FoldResult, margin: float = 0.85,
+def next_designs(model: ModelWrapper, board: Board, start: FoldResult, margin: float = MARGIN,
                  use_dsps: bool = True, fuse: bool = False):
     """The distinct foldings faster than ``start``, slowest first, while they stay near the budget.
 
