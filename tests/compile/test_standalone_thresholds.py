@@ -41,7 +41,12 @@ def test_the_option_maps_thresholds_and_mvus_to_rtl(build: Path):
 
     state = json.loads((build / "build_state.json").read_text())
     assert state["provenance"]["mapping"] == "standalone thresholds (RTL MVUs)"
-    assert all(c.get("bit_exact", True) for c in state["checks"].values()) and "minimize_bit_width" in state["checks"]
+    checks = state["checks"]
+    assert {"export", "streamline", "convert_to_hw", "minimize_bit_width"} <= set(checks)
+    for name, c in checks.items():  # each stage's record: every image exact where the rule is exact
+        assert c["n"] > 0 and c["matching"] >= c["required"], name
+        if c["against"] == "the streamlined model":
+            assert c["exact"] == c["n"], name
     model = _model(build)
     kinds = [n.op_type for n in model.graph.node]
     assert "MVAU_hls" not in kinds and kinds.count("MVAU_rtl") >= 8 and kinds.count("Thresholding_rtl") >= 7

@@ -40,8 +40,15 @@ def sim_cache(tmp_path_factory) -> Path:
 def _simulate(build: Path, cache: Path, **kw):
     from hwsqueeze.simulate.run import Options, simulate
 
+    old = os.environ.get("HWSQUEEZE_SIM_CACHE")
     os.environ["HWSQUEEZE_SIM_CACHE"] = str(cache)
-    return simulate(build, Options(progress=False, **kw))
+    try:
+        return simulate(build, Options(progress=False, **kw))
+    finally:  # the next test (or module) must not inherit this run's cache
+        if old is None:
+            del os.environ["HWSQUEEZE_SIM_CACHE"]
+        else:
+            os.environ["HWSQUEEZE_SIM_CACHE"] = old
 
 
 @pytest.mark.slow
