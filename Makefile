@@ -60,7 +60,8 @@ build: venv
 SIM_ARGS ?=
 # Builds first when build/$(BOARD) has no HW graph yet.
 simulate: venv
-	test -f build/$(BOARD)/intermediate/10_hw_codegen.onnx || $(HW) build --board $(BOARD) --out build/$(BOARD) $(BUILD_ARGS)
+	$(VENV)/bin/python -c 'import sys; from hwsqueeze.simulate.run import hw_graph; sys.exit(not hw_graph("build/$(BOARD)").is_file())' \
+	    || $(HW) build --board $(BOARD) --out build/$(BOARD) $(BUILD_ARGS)
 	$(HW) simulate --build build/$(BOARD) $(SIM_ARGS)
 
 boards: venv

@@ -34,12 +34,13 @@ def main() -> None:
     from qonnx.core.modelwrapper import ModelWrapper
 
     from hwsqueeze.compile.finn_env import activate
+    from hwsqueeze.compile.pipeline import intermediate_path
     from hwsqueeze.compile.transforms.forks import StreamlineForksAndJoins
 
     activate(out / "bench_finn")
     from finn.transformation.streamline import Streamline
 
-    src = str(out / "intermediate" / "01_qonnx_to_finn.onnx")
+    src = str(intermediate_path(out, "qonnx_to_finn"))
     t = time.time()
     ModelWrapper(src).transform(Streamline())
     peer = time.time() - t

@@ -70,9 +70,10 @@ def main() -> None:
     from hwsqueeze.compile.boards import load_board
     from hwsqueeze.compile.estimates import estimate, fifo_bits
     from hwsqueeze.compile.transforms.fuse_fire import FuseFireExpand
+    from hwsqueeze.compile.pipeline import intermediate_path
 
     board = load_board(build.name if (ROOT / "boards" / f"{build.name}.yaml").is_file() else "pynq-z2")
-    unfused = ModelWrapper(str(build / "intermediate" / "09_estimates.onnx"))
+    unfused = ModelWrapper(str(intermediate_path(build, "estimates")))
     fused = unfused.transform(FuseFireExpand())
     eu, ef = estimate(unfused, board), estimate(fused, board)
     lu, lf = {e.name: e for e in eu.layers}, {e.name: e for e in ef.layers}

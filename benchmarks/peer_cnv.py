@@ -236,13 +236,14 @@ def figures(model, board) -> dict:
 
 
 def ours(build: Optional[Path], board) -> dict:
-    """Our column from our own build's folded graph (``intermediate/09_estimates.onnx``) and its
+    """Our column from our own build's folded graph (the estimates step's graph) and its
     record (checkpoint, measured top-1); without ``build``, an estimate-only build of the shipped
     model into ``build/peer_cnv/hwsqueeze`` (auto folding, as ``make build``; resumable)."""
     from qonnx.core.modelwrapper import ModelWrapper
 
     from hwsqueeze.compile.config import BuildConfig, BuildState
     from hwsqueeze.errors import HwsqueezeError
+    from hwsqueeze.compile.pipeline import intermediate_path
 
     if build is None:
         from hwsqueeze.compile.runner import run_build
@@ -256,7 +257,7 @@ def ours(build: Optional[Path], board) -> dict:
         except HwsqueezeError as e:
             say(f"cannot resume ({e}); building from the start")
             run_build(BuildConfig(board=board, out_dir=build, estimate_only=True))
-    graph = build / "intermediate" / "09_estimates.onnx"
+    graph = intermediate_path(build, "estimates")
     if not graph.is_file():
         raise SystemExit(f"error: {graph} not found: run `make build` (or `hwsqueeze build --estimate-only`) first")
     state = BuildState.load(build / "build_state.json")
@@ -321,11 +322,12 @@ def measure(build: Optional[Path], rebuild: bool = False) -> tuple:
     from hwsqueeze.compile.boards import load_board
     from hwsqueeze.compile.finn_env import activate
     from hwsqueeze.compile.folding import MVAU_WWIDTH_MAX
+    from hwsqueeze.compile.pipeline import intermediate_path
 
     board = load_board("pynq-z2")
     CACHE.mkdir(parents=True, exist_ok=True)
     activate(CACHE)
-    if build is None and (ROOT / "build" / board.name / "intermediate" / "09_estimates.onnx").is_file():
+    if build is None and intermediate_path(ROOT / "build" / board.name, "estimates").is_file():
         build = ROOT / "build" / board.name
     o = ours(build, board)
     say(f"ours: {o['label']} from {o['build']}: {o['fps']:,.1f} FPS")

@@ -49,9 +49,10 @@ def main() -> None:
 
     from hwsqueeze.compile.finn_env import activate
     from hwsqueeze.compile.verify import execute as _execute
+    from hwsqueeze.compile.pipeline import intermediate_path
 
     activate(build)
-    hw = ModelWrapper(str(next((build / "intermediate").glob("10_hw_codegen.onnx"))))
+    hw = ModelWrapper(str(intermediate_path(build, "hw_codegen")))
     small = images[: args.peer_n]
     qonnx_ms = _ms_per_image(lambda x: _execute(hw, x), small, repeats=1)
     assert np.array_equal(ref.run(small).reshape(len(small), -1), _execute(hw, small)), "not bit-exact!"

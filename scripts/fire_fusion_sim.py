@@ -26,17 +26,17 @@ def main() -> None:
     from hwsqueeze.compile.verify import generic_copy
     from hwsqueeze.simulate import cppsim
     from hwsqueeze.simulate.env import prepare
-    from hwsqueeze.simulate.run import HW_GRAPH, _exec_python, _python_context
+    from hwsqueeze.simulate.run import _exec_python, _python_context, hw_graph
 
     t0 = time.time()
-    model = ModelWrapper(str(fused_dir / HW_GRAPH))
+    model = ModelWrapper(str(hw_graph(fused_dir)))
     names = [x.name for x in model.graph.node if x.op_type == "FireExpand_hls"]
     compiled = cppsim.compile_layers(model, names, prepare(fused_dir), jobs=2)
     errors = {k: c.error for k, c in compiled.items() if c.error}
     if errors:
         sys.exit(f"compile failed: {errors}")
-    truth = generic_copy(ModelWrapper(str(fused_dir / HW_GRAPH)))
-    unfused = generic_copy(ModelWrapper(str(unfused_dir / HW_GRAPH)))
+    truth = generic_copy(ModelWrapper(str(hw_graph(fused_dir))))
+    unfused = generic_copy(ModelWrapper(str(unhw_graph(fused_dir))))
     images = np.load(fused_dir / "deploy" / "samples" / "images.npy")[:n].astype(np.float32)
     layers, network = {k: 0 for k in names}, 0
     for img in images:

@@ -8,7 +8,8 @@ and the hash of the file it wrote. ``--from-step`` resumes only where those stil
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple, Union
 
 from .config import DESIGN_KEYS
 from .steps.dataflow import (
@@ -24,7 +25,7 @@ from .steps.deploy import step_deploy
 from .steps.frontend import step_export, step_lower_to_nhwc, step_qonnx_to_finn, step_streamline
 from .steps.vivado import step_bitfile, step_fifo_depths, step_hw_ipgen
 
-__all__ = ["Step", "STEPS", "ESTIMATE_LAST", "step_names", "step_index"]
+__all__ = ["Step", "STEPS", "ESTIMATE_LAST", "intermediate_path", "step_names", "step_index"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,12 @@ STEPS: List[Step] = [
          needs_tools=True, sets=("timing",)),
 ]
 ESTIMATE_LAST = "estimates"  # --estimate-only stops after this step
+
+
+def intermediate_path(build_dir: Union[str, Path], step: str) -> Path:
+    """The graph file step ``step`` leaves in ``build_dir`` (``intermediate/NN_<step>.onnx``): the
+    one place that names it, so inserting a step renumbers every user at once."""
+    return Path(build_dir) / "intermediate" / f"{step_index(step):02d}_{step}.onnx"
 
 
 def step_names() -> List[str]:

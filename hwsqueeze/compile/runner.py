@@ -19,7 +19,7 @@ from ..errors import MISSING_TOOL, HwsqueezeError
 from ..logs import to_file
 from ..fsutil import sha256_file
 from .config import BuildConfig, BuildState, StepRecord, provenance
-from .pipeline import ESTIMATE_LAST, STEPS, Step, step_index
+from .pipeline import ESTIMATE_LAST, STEPS, Step, intermediate_path, step_index
 from .steps.vivado import MissingTools
 from .verify import compare, execute
 
@@ -47,7 +47,7 @@ class BuildContext:
         return self.cfg.out_dir.joinpath(*parts)
 
     def intermediate(self, name: str) -> Path:
-        return self.path("intermediate", f"{step_index(name):02d}_{name}.onnx")
+        return intermediate_path(self.cfg.out_dir, name)
 
 
 def _check_out_dir(out: Path) -> None:

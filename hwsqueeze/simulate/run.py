@@ -22,9 +22,14 @@ from .env import SimEnv, prepare
 from .layout import dw_params, python_to_stream_order
 from .report import LayerResult, NetworkResult, Report
 
-__all__ = ["Options", "simulate", "HW_GRAPH", "load_images"]
+__all__ = ["Options", "simulate", "hw_graph", "load_images"]
 
-HW_GRAPH = Path("intermediate") / "10_hw_codegen.onnx"
+
+def hw_graph(build_dir: Path) -> Path:
+    """The HW-layer graph a build's code generation left (what every simulation reads)."""
+    from ..compile.pipeline import intermediate_path
+
+    return intermediate_path(build_dir, "hw_codegen")
 
 
 @dataclass
@@ -87,10 +92,10 @@ def simulate(build_dir: Path, opts: Options) -> Report:
     from ..logs import to_file
 
     build_dir = Path(build_dir).resolve()
-    if not (build_dir / HW_GRAPH).is_file():
+    if not hw_graph(build_dir).is_file():
         from ..errors import HwsqueezeError
 
-        raise HwsqueezeError(f"{build_dir / HW_GRAPH} is missing: build first (`hwsqueeze build --out {build_dir}`)")
+        raise HwsqueezeError(f"{hw_graph(build_dir)} is missing: build first (`hwsqueeze build --out {build_dir}`)")
     with to_file(build_dir / "simulate.log", logger="finn", level=logging.DEBUG, exclusive=True):
         return _simulate(build_dir, opts)
 
@@ -105,7 +110,7 @@ def _simulate(build_dir: Path, opts: Options) -> Report:
     from .faults import flip_cppsim_weight, flip_initializer, flip_memblock
 
     build_dir = Path(build_dir).resolve()
-    path = build_dir / HW_GRAPH
+    path = hw_graph(build_dir)
     if not path.is_file():
         raise HwsqueezeError(f"{path} is missing: build first (`hwsqueeze build --out {build_dir}`)")
     activate(build_dir)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
+from hwsqueeze.compile.pipeline import intermediate_path
+
 TINY = ("--model", "squeezenet-tiny-cifar10")
 
 
@@ -143,11 +145,12 @@ def test_resume_with_other_folding_options_refolds(tiny_build: Path, tmp_path: P
 def test_resume_refuses_a_modified_intermediate(tiny_build: Path, tmp_path: Path):
     work = tmp_path / "b"
     shutil.copytree(tiny_build, work)
-    with open(work / "intermediate" / "08_minimize_bit_width.onnx", "ab") as f:
+    path = intermediate_path(work, "minimize_bit_width")
+    with open(path, "ab") as f:
         f.write(b"\0")
     res = run_cli("build", *TINY, "--target-fps", "2000", "--out", str(work), "--from-step", "estimates")
     line = _one_error_line(res)
-    assert "08_minimize_bit_width.onnx changed after step 'minimize_bit_width' wrote it" in line
+    assert f"{path.name} changed after step 'minimize_bit_width' wrote it" in line
 
 
 def test_build_refuses_a_foreign_folder(tmp_path: Path):

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
+from hwsqueeze.compile.pipeline import intermediate_path
+
 TINY = ("--model", "squeezenet-tiny-cifar10")
 
 
@@ -25,8 +27,8 @@ def stopped_build(tmp_path_factory) -> Path:
 
 
 def test_stop_step_leaves_later_steps_undone(stopped_build: Path):
-    assert (stopped_build / "intermediate" / "09_estimates.onnx").is_file()
-    assert not (stopped_build / "intermediate" / "10_hw_codegen.onnx").exists() and not (stopped_build / "hw").exists()
+    assert intermediate_path(stopped_build, "estimates").is_file()
+    assert not intermediate_path(stopped_build, "hw_codegen").exists() and not (stopped_build / "hw").exists()
 
 
 def test_finn_report_files(stopped_build: Path):
@@ -41,7 +43,7 @@ def test_finn_report_files(stopped_build: Path):
     assert set(res) == set(cycles) | {"total"} and res["total"]["LUT"] > 0
     steps = json.loads((rep / "time_per_step.json").read_text())
     assert steps["total_build_time"] == pytest.approx(sum(v for k, v in steps.items() if k != "total_build_time"))
-    assert (stopped_build / "intermediate_models" / "07_folding.onnx").is_file()
+    assert (stopped_build / "intermediate_models" / intermediate_path(stopped_build, "folding").name).is_file()
 
 
 def test_folding_config_round_trip_and_hand_edit(stopped_build: Path, tmp_path: Path):
@@ -53,7 +55,7 @@ def test_folding_config_round_trip_and_hand_edit(stopped_build: Path, tmp_path: 
     work = tmp_path / "b"
     shutil.copytree(stopped_build, work, symlinks=True)
     cfg = json.loads((work / "folding_config.json").read_text())
-    before = {n.name: getCustomOp(n) for n in ModelWrapper(str(work / "intermediate" / "07_folding.onnx")).graph.node}
+    before = {n.name: getCustomOp(n) for n in ModelWrapper(str(intermediate_path(work, "folding"))).graph.node}
     layer = next(k for k, v in cfg.items() if k.startswith("MVAU_hls")
                  and before[k].get_nodeattr("MH") % (2 * v["PE"]) == 0)
     cfg[layer]["PE"] *= 2
@@ -63,7 +65,7 @@ def test_folding_config_round_trip_and_hand_edit(stopped_build: Path, tmp_path: 
                   "--stop-step", "estimates")
     assert res.returncode == 0, res.stderr
     assert "[07] folding" in res.stdout and "[06]" not in res.stdout and f"folding from {edited}" in res.stdout
-    node = next(n for n in ModelWrapper(str(work / "intermediate" / "07_folding.onnx")).graph.node if n.name == layer)
+    node = next(n for n in ModelWrapper(str(intermediate_path(work, "folding"))).graph.node if n.name == layer)
     a = getCustomOp(node)
     reps = 1
     for v in a.get_nodeattr("numInputVectors"):

@@ -65,17 +65,17 @@ def test_cppsim_of_the_fused_layers_bit_exact(fused_build: Path, tmp_path: Path,
     from hwsqueeze.compile.finn_env import activate
     from hwsqueeze.simulate import cppsim
     from hwsqueeze.simulate.env import prepare
-    from hwsqueeze.simulate.run import HW_GRAPH, _python_context, load_images
+    from hwsqueeze.simulate.run import _python_context, hw_graph, load_images
     from hwsqueeze.compile.verify import generic_copy
 
     monkeypatch.setenv("HWSQUEEZE_SIM_CACHE", str(tmp_path / "sim"))
     activate(fused_build)
     sim = prepare(fused_build)
-    model = ModelWrapper(str(fused_build / HW_GRAPH))
+    model = ModelWrapper(str(hw_graph(fused_build)))
     names = [n.name for n in model.graph.node if n.op_type == "FireExpand_hls"][:1]  # ~1 min of g++ each
     compiled = cppsim.compile_layers(model, names, sim)
     assert all(c.folder is not None for c in compiled.values()), {k: c.error for k, c in compiled.items()}
-    truth = generic_copy(ModelWrapper(str(fused_build / HW_GRAPH)))
+    truth = generic_copy(ModelWrapper(str(hw_graph(fused_build))))
     for image in load_images(fused_build, model, 1)[0]:
         ctx = _python_context(truth, image)
         for n in (n for n in model.graph.node if n.name in names):

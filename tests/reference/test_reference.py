@@ -32,10 +32,11 @@ def test_bit_exact_vs_finn_python_execution(built_deploy, ref):
 
     from hwsqueeze.compile.finn_env import activate
     from hwsqueeze.compile.verify import execute
+    from hwsqueeze.compile.pipeline import intermediate_path
 
     build = built_deploy.parent
     activate(build)
-    hw = ModelWrapper(str(next((build / "intermediate").glob("10_hw_codegen.onnx"))))
+    hw = ModelWrapper(str(intermediate_path(build, "hw_codegen")))
     images = np.random.default_rng(3).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
     finn = execute(hw, images)
     np.testing.assert_array_equal(ref.run(images).reshape(3, -1), finn)

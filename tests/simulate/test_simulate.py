@@ -55,10 +55,12 @@ def _simulate(build: Path, cache: Path, **kw):
 def test_every_hw_layer_and_the_network_bit_exact(tiny_build, sim_cache):
     from qonnx.core.modelwrapper import ModelWrapper
 
+    from hwsqueeze.compile.pipeline import intermediate_path
+
     report = _simulate(tiny_build, sim_cache, images=2, layers="all", network=True)
     path = report.write(tiny_build / "simulation.json")
     data = json.loads(path.read_text())
-    hw = [n for n in ModelWrapper(str(tiny_build / "intermediate" / "10_hw_codegen.onnx")).graph.node]
+    hw = [n for n in ModelWrapper(str(intermediate_path(tiny_build, "hw_codegen"))).graph.node]
     # one entry per HW layer, each simulated by the simulator of its backend
     assert [r["name"] for r in data["layers"]] == [n.name for n in hw]
     for r, n in zip(data["layers"], hw):
