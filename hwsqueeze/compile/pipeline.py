@@ -52,7 +52,7 @@ STEPS: List[Step] = [
     Step("export", step_export, _SOURCE, writes=("verify/input.npy", "verify/expected_logits.npy"),
          sets=("source",)),
     Step("qonnx_to_finn", step_qonnx_to_finn, _SOURCE, check="export"),
-    Step("streamline", step_streamline, _SOURCE, check="export", writes=("verify/streamlined_logits.npy",)),
+    Step("streamline", step_streamline, _SOURCE, check="export", writes=("verify/streamline_logits.npy",)),
     Step("lower_to_nhwc", step_lower_to_nhwc, _SOURCE, check="streamline"),
     Step("convert_to_hw", step_convert_to_hw, _MAPPING, check="streamline", sets=("output",)),
     Step("dataflow_partition", step_dataflow_partition, _MAPPING, sets=("cpu_ops",)),

@@ -89,16 +89,20 @@ def _check_input_file(cfg: BuildConfig, state: BuildState, start: int) -> Path:
 
 
 def _verify(ctx: BuildContext, step: Step, model) -> None:
-    """Outputs of ``model`` on the sample images against the export's or the streamlined logits."""
+    """Outputs of ``model`` on the sample images against the export's or the streamlined logits
+    (a step whose ``check`` names another step compares with the logits that step's table row
+    ``writes``; a step that writes ``verify/<its name>_logits.npy`` keeps its outputs there)."""
     v = ctx.path("verify")
     images = np.load(v / "input.npy")
-    ref = np.load(v / ("expected_logits.npy" if step.check == "export" else "streamlined_logits.npy"))
+    truth = STEPS[step_index(step.check)]
+    ref = np.load(ctx.path(next(w for w in truth.writes if w.endswith("_logits.npy"))))
     got = execute(model, images) * float(ctx.state.output.get("scale", 1.0))
     rec = compare(step.name, got, ref, vs_export=step.check == "export")
     ctx.state.checks[step.name] = rec.to_dict()
     ctx.log(rec.summary())
-    if step.name == "streamline":
-        np.save(v / "streamlined_logits.npy", got)
+    mine = f"verify/{step.name}_logits.npy"
+    if mine in step.writes:
+        np.save(ctx.path(mine), got)
 
 
 def run_build(cfg: BuildConfig) -> BuildResult:
