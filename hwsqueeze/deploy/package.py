@@ -32,17 +32,19 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from ..errors import HwsqueezeError
 from ..fsutil import write_json
 from .datatypes import is_known_dtype
+from .files import MAX_JSON_BYTES, inside, read_text
 from .iodma import PLATFORM
 from .packing import packed_width
 
-__all__ = ["FORMAT", "DEPLOY_JSON", "GRAPH_JSON", "WEIGHTS_NPZ", "HW_DIR", "BITFILE", "HWH", "SAMPLE_IMAGES",
+__all__ = ["FORMAT", "DEPLOY_JSON", "REFERENCE_DIR", "GRAPH_JSON", "WEIGHTS_NPZ", "HW_DIR", "BITFILE", "HWH", "SAMPLE_IMAGES",
            "SAMPLE_LABELS", "SAMPLE_EXPECTED", "DRIVER_DIR", "FINN_SETTINGS", "STALE_BITFILE_DIR", "STALE_WHY",
            "README", "StreamSpec", "DeployMeta", "read_json", "read_meta", "write_meta"]
 
 FORMAT = "hwsqueeze-deploy/2"
 DEPLOY_JSON = "deploy.json"
-GRAPH_JSON = "reference/graph.json"
-WEIGHTS_NPZ = "reference/weights.npz"
+REFERENCE_DIR = "reference"
+GRAPH_JSON = REFERENCE_DIR + "/graph.json"
+WEIGHTS_NPZ = REFERENCE_DIR + "/weights.npz"
 HW_DIR = "hw"
 BITFILE = "bitfile/hwsqueeze.bit"
 HWH = "bitfile/hwsqueeze.hwh"
@@ -56,6 +58,11 @@ STALE_WHY = "bitfile/stale/WHY.txt"
 README = "README.md"
 
 PathLike = Union[str, Path]
+
+# Per image, per stream: the runtime allocates buffers of this many values times the batch. The
+# largest real port (ImageNet 224x224x3 input) is 150,528 values; 2**22 leaves room, bounds memory
+# and the emulated board's per-value stream loop (seconds per image at the limit).
+MAX_STREAM_VALUES = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -117,15 +124,15 @@ class DeployMeta:
 
 
 def read_json(path: PathLike, missing: str) -> dict:
-    """A JSON object from ``path``; ``missing`` is the error when the file does not exist."""
+    """A JSON object from regular file ``path`` (bounded, UTF-8); ``missing`` is the error when the
+    file does not exist. Callers pass paths already checked to stay inside the package."""
+    text = read_text(Path(path), MAX_JSON_BYTES, missing)
     try:
-        obj = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HwsqueezeError(missing) from None
-    except (ValueError, UnicodeDecodeError) as e:
+        obj = json.loads(text)
+    except ValueError as e:
         raise HwsqueezeError(f"{path} is corrupt ({str(e).splitlines()[0][:120]})") from None
-    except OSError as e:
-        raise HwsqueezeError(f"{path} is unreadable ({e.strerror or e})") from None
+    except RecursionError:  # json nests by recursion: [[[[...]]]] 100,000 deep
+        raise HwsqueezeError(f"{path} is corrupt (nested too deeply)") from None
     if not isinstance(obj, dict):
         raise HwsqueezeError(f"{path} is corrupt (not a JSON object)")
     return obj
@@ -180,9 +187,12 @@ class _Fields:
 
     def shape(self, key: str) -> Tuple[int, ...]:
         v = self.get(key)
-        if (not isinstance(v, (list, tuple)) or len(v) < 2 or v[0] != 1
-                or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in v)):
-            raise self.fail(key, "must be a list of positive integers with batch dimension 1", v)
+        if (not isinstance(v, (list, tuple)) or not 2 <= len(v) <= 8 or v[0] != 1
+                or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_STREAM_VALUES for s in v)):
+            raise self.fail(key, "must be a list of positive integers with batch dimension 1 (2 to 8 of them)", v)
+        if _prod(v) > MAX_STREAM_VALUES:
+            raise self.fail(key, f"holds {_prod(v)} values per image, more than the limit of {MAX_STREAM_VALUES}",
+                            list(v))
         return tuple(v)
 
     def mapping(self, key: str) -> dict:
@@ -216,7 +226,7 @@ def read_meta(root: PathLike) -> DeployMeta:
     path = root / DEPLOY_JSON
     if root.is_file():
         raise HwsqueezeError(f"{root} is a file; give the deploy package folder (build/<board>/deploy)")
-    f = _Fields(path, read_json(path, f"{root} is not a deploy package (no {DEPLOY_JSON})"))
+    f = _Fields(path, read_json(inside(root, DEPLOY_JSON), f"{root} is not a deploy package (no {DEPLOY_JSON})"))
     fmt = f.get("format")
     if fmt != FORMAT:
         raise f.fail("format", f"must be {FORMAT!r} (rebuild the package with this hwsqueeze)", fmt)
@@ -226,8 +236,8 @@ def read_meta(root: PathLike) -> DeployMeta:
     out = _stream(f, "output")
     classes = f.get("classes", optional=True)
     if classes is not None and (not isinstance(classes, list) or len(classes) != _prod(out.normal)
-                                or not all(isinstance(c, str) for c in classes)):
-        raise f.fail("classes", f"must be null or a list of {_prod(out.normal)} class names", classes)
+                                or not all(isinstance(c, str) and c for c in classes) or len(set(classes)) != len(classes)):
+        raise f.fail("classes", f"must be null or a list of {_prod(out.normal)} class names, all different", classes)
     meta = DeployMeta(board=f.string("board"), part=f.string("part"), clock_mhz=f.number("clock_mhz"),
                       input=_stream(f, "input"), output=out, model=f.string("model", True),
                       quant=f.string("quant", True), classes=classes, bitfile=f.relpath("bitfile", True),
