@@ -76,6 +76,7 @@ def verify(deploy_dir: str, emulated: bool, data: Optional[str], n: int, inject_
     with tempfile.TemporaryDirectory(prefix="hwsqueeze-fault-") as tmp:
         hw_dir, fault = deploy, None
         if inject_fault:  # the user's package stays untouched: a copy without links, of what emulation reads
+            Accelerator.emulated(deploy).close()  # every generated file checked in place first: errors name it
             hw_dir = copy_package(deploy, Path(tmp) / "deploy", (DEPLOY_JSON, REFERENCE_DIR, HW_DIR))
             fault = inject_weight_fault(hw_dir)
         acc = Accelerator.emulated(hw_dir) if emulated else Accelerator(deploy)

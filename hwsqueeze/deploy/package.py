@@ -188,7 +188,7 @@ class _Fields:
     def shape(self, key: str) -> Tuple[int, ...]:
         v = self.get(key)
         if (not isinstance(v, (list, tuple)) or not 2 <= len(v) <= 8 or v[0] != 1
-                or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_STREAM_VALUES for s in v)):
+                or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in v)):
             raise self.fail(key, "must be a list of positive integers with batch dimension 1 (2 to 8 of them)", v)
         if _prod(v) > MAX_STREAM_VALUES:
             raise self.fail(key, f"holds {_prod(v)} values per image, more than the limit of {MAX_STREAM_VALUES}",
