@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -59,6 +60,7 @@ README = "README.md"
 
 PathLike = Union[str, Path]
 
+_DMA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 # Per image, per stream: the runtime allocates buffers of this many values times the batch. The
 # largest real port (ImageNet 224x224x3 input) is 150,528 values; 2**22 leaves room, bounds memory
 # and the emulated board's per-value stream loop (seconds per image at the limit).
@@ -208,7 +210,10 @@ def _stream(f: _Fields, key: str) -> StreamSpec:
     dtype = f.string(key + ".dtype")
     if not is_known_dtype(dtype):
         raise f.fail(key + ".dtype", "must be a FINN integer datatype such as UINT8 or INT21", dtype)
-    s = StreamSpec(dma=f.string(key + ".dma"), dtype=dtype, shape_normal=f.shape(key + ".shape_normal"),
+    dma = f.string(key + ".dma")
+    if not _DMA_NAME.fullmatch(dma):  # the runtime looks it up as an attribute of the overlay
+        raise f.fail(key + ".dma", "must be an IP block name such as idma0 (letters, digits, '_')", dma)
+    s = StreamSpec(dma=dma, dtype=dtype, shape_normal=f.shape(key + ".shape_normal"),
                    shape_folded=f.shape(key + ".shape_folded"), shape_packed=f.shape(key + ".shape_packed"),
                    scale=f.number(key + ".scale") if f.get(key + ".scale", optional=True) is not None else 1.0)
     if _prod(s.normal) != _prod(s.folded):

@@ -16,11 +16,12 @@ import numpy as np
 from ..errors import HwsqueezeError
 from .datatypes import dtype_range, is_known_dtype
 
-__all__ = ["MAX_DIM", "MAX_TENSOR_VALUES", "MAX_STEPS", "check_node_shapes"]
+__all__ = ["MAX_DIM", "MAX_TENSOR_VALUES", "MAX_STEPS", "MAX_POOL_WINDOW", "check_node_shapes"]
 
 MAX_DIM = 1 << 16  # any one dimension or attribute (ImageNet SqueezeNet's largest is 1000 channels)
 MAX_TENSOR_VALUES = 1 << 24  # values of one tensor per image (the 224x224 model's largest is ~0.4 M)
 MAX_STEPS = 1 << 16  # thresholds per channel (a 16-bit activation has 65,535)
+MAX_POOL_WINDOW = 1 << 12  # pixels in one Pool window (FINN's are 2x2 or 3x3; the emulator loops over them)
 _ACT_VAL = 1 << 16
 
 
@@ -156,6 +157,8 @@ def _pool(n: _Node, xs, arrays) -> List[int]:
     k = n.a.get("KernelSize")
     k2 = int(np.prod(n.ints("KernelSize", len(k) if isinstance(k, list) and 1 <= len(k) <= 2 else 2)))
     ch = n.int("Channels")
+    if k2 > MAX_POOL_WINDOW:
+        raise n.fail(f"field 'attrs.KernelSize' makes a window of {k2} pixels, more than the limit of {MAX_POOL_WINDOW}")
     if n.a.get("Function") not in ("MaxPool", "AccPool"):
         raise n.fail(f"field 'attrs.Function' must be MaxPool or AccPool, got {str(n.a.get('Function'))[:40]}")
     if xs[0][-1] != k2 * ch:

@@ -72,7 +72,11 @@ class Accelerator(FinnDriverNames):
                 found = ", ".join(sorted(getattr(self._board, "ip_dict", {}))) or "none"
                 raise HwsqueezeError(f"the overlay has no {key} DMA '{name}' (IP blocks found: {found}); "
                                      "is the bitstream from this deploy package?")
-        self._idma, self._odma = getattr(self._board, ins.dma), getattr(self._board, outs.dma)
+        self._idma, self._odma = getattr(self._board, ins.dma, None), getattr(self._board, outs.dma, None)
+        for name, dma in ((ins.dma, self._idma), (outs.dma, self._odma)):
+            if not (callable(getattr(dma, "read", None)) and callable(getattr(dma, "write", None))):
+                raise HwsqueezeError(f"the overlay's '{name}' is not a DMA with registers; is the bitstream from "
+                                     "this deploy package?")
         self._ibuf = self._obuf = None
         self.why = "real board (pynq overlay)" if self.target == "board" else "EMULATED board (asked for)"
 

@@ -273,7 +273,24 @@ CASES = [
     ("classes-duplicate", _meta(lambda m: m.update(classes=["a"] * len(m["classes"] or [0] * 10))),
      "field 'classes'"),
     ("bitfile-outside", _meta(lambda m: m.update(bitfile="../x.bit")), "field 'bitfile'"),
+    ("dma-not-a-name", _meta(lambda m: m["input"].update(dma="__class__")), "field 'input.dma'"),
+    ("dma-an-attribute", _meta(lambda m: m["input"].update(dma="hang")), "is not a DMA with registers"),
+    ("deploy-json-a-folder", lambda p, o: ((p / "deploy.json").unlink(), (p / "deploy.json").mkdir()), "is a folder"),
+    ("clock-1e400", lambda p, o: (p / "deploy.json").write_text((p / "deploy.json").read_text().replace(
+        '"clock_mhz": 100.0', '"clock_mhz": 1e400')), "field 'clock_mhz'"),
+    # more of graph.json and the weights
+    ("graph-a-list", lambda p, o: (p / "reference" / "graph.json").write_text("[]"), "not a JSON object"),
+    ("graph-nodes-empty", lambda p, o: _set_graph(p, {**_graph(p), "nodes": []}), "field 'nodes'"),
+    ("attr-huge-int", _set_attr("ConvolutionInputGenerator", "OFMDim", [10 ** 30, 1]), "attrs.OFMDim"),
+    ("pool-window-huge", _set_attr("Pool", "KernelSize", [4096, 4096]), "attrs.KernelSize"),
+    ("array-ref-not-a-string", lambda p, o: _set_graph(p, {**_graph(p), "nodes": [
+        {**n, "arrays": {"weights": ["x"]}} if n["op"] == "MVAU" else n for n in _graph(p)["nodes"]]}), "needs array"),
+    ("thresholds-70000-steps", _weights(lambda a: a.update({f"{MVAU}/thresholds": np.zeros((1, 70000), np.int16)})),
+     "thresholds per channel"),
+    ("weights-not-a-zip", lambda p, o: (p / "reference" / "weights.npz").write_bytes(b"PK\x03\x04 junk"), "is corrupt"),
     # 6. sample files
+    ("labels-nested", _samples(lambda s: (s / "labels.json").write_text("[" * 200_000 + "]" * 200_000)),
+     "nested too deeply"),
     ("labels-strings", _samples(lambda s: (s / "labels.json").write_text(json.dumps(
         {"labels": ["cat"] * 16, "synthetic": False}))), "field 'labels'"),
     ("expected-0d", _samples(lambda s: np.save(s / "expected_outputs.npy", np.int64(3))), "expected integer outputs"),
