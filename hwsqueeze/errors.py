@@ -38,11 +38,18 @@ def failure(e: BaseException, debug_hint: str = "--debug") -> Tuple[str, int]:
     """The one line (``error: ...``) and exit code for an exception that ended a command; shared by
     ``hwsqueeze`` and the board command ``python -m hwsqueeze.runtime`` so both follow one table."""
     if isinstance(e, HwsqueezeError):
-        return f"error: {e}", e.exit_code or BAD_INPUT
+        return f"error: {_one_line(str(e))}", e.exit_code or BAD_INPUT
     if isinstance(e, KeyboardInterrupt):
         return "interrupted", INTERRUPTED
     if isinstance(e, MemoryError):
         return "error: out of memory: use fewer or smaller inputs (e.g. a smaller --n or batch)", BAD_INPUT
-    first = str(e).splitlines()[0][:200] if str(e) else ""
+    first = _one_line(str(e).splitlines()[0][:200]) if str(e) else ""
     return (f"error: internal error: {type(e).__name__}: {first} (run with {debug_hint} for the traceback; "
             "please report it)"), INTERNAL
+
+
+def _one_line(text: str) -> str:
+    """``text`` with newlines and other control characters escaped: messages quote files (a deploy
+    package's names, a dataset's paths) that may hold them, and must stay one line that cannot
+    drive the terminal (ANSI escapes)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -171,8 +171,8 @@ class _Fields:
         v = self.get(key, optional)
         if v is None and optional:
             return None
-        if not isinstance(v, str) or not v:
-            raise self.fail(key, "must be a non-empty string", v)
+        if not isinstance(v, str) or not v or len(v) > 256 or not v.isprintable():  # printed to terminals
+            raise self.fail(key, "must be a non-empty string of at most 256 printable characters", v)
         return v
 
     def relpath(self, key: str, optional: bool = False) -> Optional[str]:
@@ -241,8 +241,9 @@ def read_meta(root: PathLike) -> DeployMeta:
     out = _stream(f, "output")
     classes = f.get("classes", optional=True)
     if classes is not None and (not isinstance(classes, list) or len(classes) != _prod(out.normal)
-                                or not all(isinstance(c, str) and c for c in classes) or len(set(classes)) != len(classes)):
-        raise f.fail("classes", f"must be null or a list of {_prod(out.normal)} class names, all different", classes)
+                                or not all(isinstance(c, str) and 0 < len(c) <= 256 and c.isprintable() for c in classes)
+                                or len(set(classes)) != len(classes)):
+        raise f.fail("classes", f"must be null or a list of {_prod(out.normal)} class names, all different and printable", classes)
     meta = DeployMeta(board=f.string("board"), part=f.string("part"), clock_mhz=f.number("clock_mhz"),
                       input=_stream(f, "input"), output=out, model=f.string("model", True),
                       quant=f.string("quant", True), classes=classes, bitfile=f.relpath("bitfile", True),

@@ -9,6 +9,7 @@ and a malformed graph is one line naming the file, node and field. numpy only, P
 """
 from __future__ import annotations
 
+import json
 from typing import Dict, List, Sequence
 
 import numpy as np
@@ -23,6 +24,11 @@ MAX_TENSOR_VALUES = 1 << 24  # values of one tensor per image (the 224x224 model
 MAX_STEPS = 1 << 16  # thresholds per channel (a 16-bit activation has 65,535)
 MAX_POOL_WINDOW = 1 << 12  # pixels in one Pool window (FINN's are 2x2 or 3x3; the emulator loops over them)
 _ACT_VAL = 1 << 16
+
+
+def _shown(v: object, n: int) -> str:
+    """A value from the file for an error line: JSON (control characters escaped), at most ``n`` chars."""
+    return json.dumps(v)[:n]
 
 
 class _Node:
@@ -40,7 +46,7 @@ class _Node:
             v = [v]
         if (not isinstance(v, list) or len(v) != n
                 or not all(isinstance(x, int) and not isinstance(x, bool) and lo <= x <= MAX_DIM for x in v)):
-            raise self.fail(f"field 'attrs.{key}' must be {n} integer(s) in [{lo}, {MAX_DIM}], got {str(v)[:60]}")
+            raise self.fail(f"field 'attrs.{key}' must be {n} integer(s) in [{lo}, {MAX_DIM}], got {_shown(v, 60)}")
         return v
 
     def int(self, key: str, lo: int = 1, default=None) -> int:
@@ -49,19 +55,19 @@ class _Node:
     def dtype(self, key: str) -> str:
         v = self.a.get(key)
         if not is_known_dtype(v):
-            raise self.fail(f"field 'attrs.{key}' must be an integer datatype such as UINT4, got {str(v)[:40]}")
+            raise self.fail(f"field 'attrs.{key}' must be an integer datatype such as UINT4, got {_shown(v, 40)}")
         return v
 
     def act_val(self) -> int:
         v = self.a.get("ActVal", 0)
         if not isinstance(v, int) or isinstance(v, bool) or abs(v) > _ACT_VAL:
-            raise self.fail(f"field 'attrs.ActVal' must be an integer in [-{_ACT_VAL}, {_ACT_VAL}], got {str(v)[:40]}")
+            raise self.fail(f"field 'attrs.ActVal' must be an integer in [-{_ACT_VAL}, {_ACT_VAL}], got {_shown(v, 40)}")
         return v
 
     def flag(self, key: str) -> bool:
         v = self.a.get(key, 0)
         if v not in (0, 1) or isinstance(v, float):
-            raise self.fail(f"field 'attrs.{key}' must be 0 or 1, got {str(v)[:40]}")
+            raise self.fail(f"field 'attrs.{key}' must be 0 or 1, got {_shown(v, 40)}")
         return bool(v)
 
     def array(self, arrays: Dict[str, np.ndarray], key: str, shape: Sequence[object], dtype: str = "") -> np.ndarray:
@@ -160,7 +166,7 @@ def _pool(n: _Node, xs, arrays) -> List[int]:
     if k2 > MAX_POOL_WINDOW:
         raise n.fail(f"field 'attrs.KernelSize' makes a window of {k2} pixels, more than the limit of {MAX_POOL_WINDOW}")
     if n.a.get("Function") not in ("MaxPool", "AccPool"):
-        raise n.fail(f"field 'attrs.Function' must be MaxPool or AccPool, got {str(n.a.get('Function'))[:40]}")
+        raise n.fail(f"field 'attrs.Function' must be MaxPool or AccPool, got {_shown(n.a.get('Function'), 40)}")
     if xs[0][-1] != k2 * ch:
         raise n.fail(f"input has {xs[0][-1]} channels, expected KernelSize x Channels = {k2 * ch}")
     return xs[0][:-1] + [ch]
@@ -195,7 +201,7 @@ _OPS: Dict[str, tuple] = {
 def _shape(path: str, what: str, v: object) -> List[int]:
     if (not isinstance(v, list) or not 1 <= len(v) <= 8
             or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_DIM for s in v)):
-        raise HwsqueezeError(f"{path}: {what} must be a list of 1 to 8 integers in [1, {MAX_DIM}], got {str(v)[:60]}")
+        raise HwsqueezeError(f"{path}: {what} must be a list of 1 to 8 integers in [1, {MAX_DIM}], got {_shown(v, 60)}")
     if int(np.prod(v, dtype=object)) > MAX_TENSOR_VALUES:
         raise HwsqueezeError(f"{path}: {what} {v} holds more than {MAX_TENSOR_VALUES} values per image (the limit)")
     return list(v)
@@ -218,7 +224,7 @@ def check_node_shapes(path: str, graph: dict, arrays: Dict[str, np.ndarray]) -> 
         got = _shape(path, f"node {spec['name']}: the shape of its output", infer(n, [shapes[t] for t in spec["inputs"]],
                                                                                  arrays))
         if "out_shape" in spec and spec["out_shape"] != got:
-            raise n.fail(f"field 'out_shape' is {str(spec['out_shape'])[:60]}, its inputs and attributes give {got}")
+            raise n.fail(f"field 'out_shape' is {_shown(spec['out_shape'], 60)}, its inputs and attributes give {got}")
         shapes.update({t: got for t in spec["outputs"]})
     final = shapes[graph["output"]]
     if int(np.prod(final)) != int(np.prod(out_shape)):

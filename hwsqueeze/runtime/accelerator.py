@@ -120,6 +120,9 @@ class Accelerator(FinnDriverNames):
         except ImportError:
             raise HwsqueezeError("pynq is not installed: a real board needs a PYNQ image "
                                  "(use Accelerator.emulated() on a host)") from None
+        sibling = str(Path(bit).with_suffix(".hwh"))  # pynq reads the .hwh named after the .bit, whatever hwh says
+        if (self.deploy_dir / sibling).exists() or (self.deploy_dir / sibling).is_symlink():
+            regular_file(inside(self.deploy_dir, sibling), _MAX_BITFILE_BYTES, f"{self.deploy_dir / sibling} is missing")
         try:
             overlay = pynq.Overlay(str(inside(self.deploy_dir, bit)))
         except Exception as e:

@@ -43,7 +43,10 @@ def read_fixed_point_weights(text: str, name: str, where: str, expect=None) -> n
         raise HwsqueezeError(f"{where}: {name} is declared PE {pe} x {tiles} tiles x SIMD {simd} of {bits} bits, "
                              f"expected {tuple(expect) if expect else 'at most 64 bits'}")
     end = min([d.start() for d in decls if d.start() > m.start()] + [len(text)])
-    words = [int(h, 16) for h in re.findall(r'"0x([0-9a-fA-F]+)"', text[m.end():end])]
+    digits = re.findall(r'"0x([0-9a-fA-F]+)"', text[m.end():end])
+    if any(len(h) > -(-simd * bits // 4) + 1 for h in digits):  # before int(): shifting a huge word per SIMD lane hangs
+        raise HwsqueezeError(f"{where}: a {name} word is wider than SIMD {simd} x {bits} bits")
+    words = [int(h, 16) for h in digits]
     if len(words) != pe * tiles:
         raise HwsqueezeError(f"{where}: {name} has {len(words)} words, expected PE {pe} x {tiles} tiles")
     out = np.empty((pe * tiles, simd), dtype=np.int64)

@@ -39,6 +39,9 @@ def read_memblock_words(path: Path, pe: int, simd: int, wdtype: str, wmem: int) 
         raise HwsqueezeError(f"{path}: {len(lines)} memory words, expected {wmem} (PE {pe} SIMD {simd})")
     width = max(len(ln) for ln in lines)
     width += width % 2
+    if width > -(-pe * simd * bits // 4) + 2:  # refused before unpacking: 8 bytes of bits per hex digit
+        raise HwsqueezeError(f"{path}: memory words of {width} hex digits, wider than PE {pe} x SIMD {simd} x "
+                             f"{bits} bits")
     try:
         raw = bytes.fromhex("".join(ln.rjust(width, "0") for ln in lines))
     except ValueError:
@@ -65,8 +68,10 @@ def read_memblock(path: Path, mw: int, mh: int, pe: int, simd: int, wdtype: str)
 
 
 # at most 9 digits per figure: a 5,000-digit one would make int() raise, a 40-digit one overflow int64
-_THRESH = re.compile(r"ThresholdsActivation<\s*(\d{1,9})\s*,\s*(\d{1,9})\s*,\s*(\d{1,9})\s*,.*?,\s*(-?\d{1,9})\s*,"
-                     r"\s*comp::", re.S)
+# the types between STEPS and ActVal span at most 400 characters: an unbounded lazy match would make
+# a file of many unterminated declarations quadratic (minutes for a few MiB)
+_THRESH = re.compile(r"ThresholdsActivation<\s*(\d{1,9})\s*,\s*(\d{1,9})\s*,\s*(\d{1,9})\s*,[^;{}]{0,400}?,"
+                     r"\s*(-?\d{1,9})\s*,\s*comp::")
 _VALUE_LIMIT = 1 << 62  # thresholds beyond act like +-infinity; the reference clips at 2**52
 
 

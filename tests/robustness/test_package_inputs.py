@@ -184,6 +184,13 @@ def _hw_text(name, data: bytes):
     return mutate
 
 
+def _wide_word(pkg, out):
+    """The first memory word 30 M hex digits wide: unpacked to bits, 120 MB for one word."""
+    path = pkg / "hw" / MVAU / "memblock.dat"
+    lines = path.read_text().split()
+    path.write_text("\n".join(["f" * 30_000_000] + lines[1:]) + "\n")
+
+
 def _huge_threshold(pkg, out):
     t = pkg / "hw" / MVAU / "thresh.h"
     text = t.read_text()
@@ -244,6 +251,9 @@ CASES = [
     ("thresh-40-digits", _huge_threshold, "outside [-2**62, 2**62]"),
     ("thresh-5000-digits", _hw_text("thresh.h", b"ThresholdsActivation<" + b"9" * 5000 + b",1,1,x,0,comp::"),
      "no ThresholdsActivation declaration"),
+    ("thresh-unterminated-200000", _hw_text("thresh.h", b"ThresholdsActivation<1,1,1," * 200_000),
+     "no ThresholdsActivation declaration"),  # was quadratic: each declaration searched to the end of the file
+    ("memblock-one-wide-word", _wide_word, "wider than"),
     ("memblock-over-limit", _sparse("hw/MVAU_hls_0/memblock.dat", (64 << 20) + 1), "MiB limit"),
     # 4. graph.json and weights
     ("attr-wrong-type", _set_attr("ConvolutionInputGenerator", "ConvKernelDim", "abc"), "attrs.ConvKernelDim"),
@@ -272,6 +282,9 @@ CASES = [
     ("input-not-the-graphs", _meta(_other_input), "does not match"),
     ("classes-duplicate", _meta(lambda m: m.update(classes=["a"] * len(m["classes"] or [0] * 10))),
      "field 'classes'"),
+    ("class-name-terminal-escape", _meta(lambda m: m.update(classes=[f"\x1b[2Jc{i}" for i in range(10)])),
+     "field 'classes'"),
+    ("string-with-newline", _meta(lambda m: m.update(board="pynq\nerror: all fine")), "field 'board'"),
     ("bitfile-outside", _meta(lambda m: m.update(bitfile="../x.bit")), "field 'bitfile'"),
     ("dma-not-a-name", _meta(lambda m: m["input"].update(dma="__class__")), "field 'input.dma'"),
     ("dma-an-attribute", _meta(lambda m: m["input"].update(dma="hang")), "is not a DMA with registers"),
@@ -282,6 +295,7 @@ CASES = [
     ("graph-a-list", lambda p, o: (p / "reference" / "graph.json").write_text("[]"), "not a JSON object"),
     ("graph-nodes-empty", lambda p, o: _set_graph(p, {**_graph(p), "nodes": []}), "field 'nodes'"),
     ("attr-huge-int", _set_attr("ConvolutionInputGenerator", "OFMDim", [10 ** 30, 1]), "attrs.OFMDim"),
+    ("attr-newline", _set_attr("Pool", "Function", "Max\nPool\x1b[2J"), "attrs.Function"),
     ("pool-window-huge", _set_attr("Pool", "KernelSize", [4096, 4096]), "attrs.KernelSize"),
     ("array-ref-not-a-string", lambda p, o: _set_graph(p, {**_graph(p), "nodes": [
         {**n, "arrays": {"weights": ["x"]}} if n["op"] == "MVAU" else n for n in _graph(p)["nodes"]]}), "needs array"),
@@ -392,3 +406,13 @@ def test_board_command_debug_shows_the_traceback(clean):
     res = board_cmd(clean, "--emulated", "--debug", "benchmark", "--batch", "-1")
     assert res.returncode == 2 and "Traceback" in res.stderr and res.stderr.strip().endswith(
         "(a 256 MiB batch of images), got -1")
+
+
+def test_fire_expand_weight_words_are_bounded_before_parsing():
+    """A params.h word of a million hex digits would be shifted once per SIMD lane (a hang)."""
+    from hwsqueeze.errors import HwsqueezeError
+    from hwsqueeze.runtime.hwfire import read_fixed_point_weights
+
+    text = 'FixedPointWeights<4, ap_int<4>, 1, 1> weights1 = {{"0x' + "f" * 1_000_000 + '"}};'
+    with pytest.raises(HwsqueezeError, match="wider than SIMD 4 x 4 bits"):
+        read_fixed_point_weights(text, "weights1", "params.h", (1, 1, 4))
