@@ -5,22 +5,26 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import click
 import numpy as np
 
 from ..errors import VERIFY_FAILED, HwsqueezeError
 
+if TYPE_CHECKING:
+    from ..deploy.package import DeployMeta
+
 _CHUNK = 256
 
 
-def _package_labels(ds, classes: Optional[List[str]], data: str) -> np.ndarray:
+def _package_labels(ds, classes: Optional[List[str]], outputs: int, data: str) -> Optional[np.ndarray]:
     """The dataset's labels as the package's class indices, matched by class *name* (a folder
     ``test/{cat,dog}`` holds classes 3 and 5 of CIFAR-10, not 0 and 1); an unknown name is refused.
-    A package that records no names is trusted to use the dataset's own order."""
+    A package that records no names is trusted to use the dataset's order only when the dataset has
+    one class per output; otherwise there is no truth to score against (None: no accuracy)."""
     if classes is None:
-        return ds.labels
+        return ds.labels if len(ds.classes) == outputs else None
     unknown = [c for c in ds.classes if c not in classes]
     if unknown:
         raise HwsqueezeError(f"{data}: class {unknown[0]!r} is not one of the deploy package's classes "
@@ -28,8 +32,7 @@ def _package_labels(ds, classes: Optional[List[str]], data: str) -> np.ndarray:
     return np.array([classes.index(c) for c in ds.classes], dtype=np.int64)[ds.labels]
 
 
-def _images(deploy: Path, data: Optional[str], n: int,
-            classes: Optional[List[str]]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+def _images(deploy: Path, data: Optional[str], n: int, meta: "DeployMeta") -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """(uint8 NHWC images, labels or None) from --data (test split, class-balanced) or the samples."""
     if data:
         from ..data import load_dataset
@@ -37,9 +40,9 @@ def _images(deploy: Path, data: Optional[str], n: int,
         from ..data.sampling import balanced_indices
 
         ds = load_dataset(data, "test")
-        labels = _package_labels(ds, classes, data)
+        labels = _package_labels(ds, meta.classes, meta.num_outputs, data)
         idx = balanced_indices(ds.labels, n)
-        return ds.images[idx], labels[idx]
+        return ds.images[idx], None if labels is None else labels[idx]
     from ..deploy.samples import read_samples
 
     s = read_samples(deploy, n)
@@ -69,7 +72,7 @@ def verify(deploy_dir: str, emulated: bool, data: Optional[str], n: int, inject_
     meta = open_package(deploy)[0]  # the whole package checked before anything is read, copied or run
     if inject_fault and not emulated:
         raise HwsqueezeError("--inject-fault needs --emulated (it changes the emulated hardware's files)")
-    images, labels = _images(deploy, data, n, meta.classes)
+    images, labels = _images(deploy, data, n, meta)
     if len(images) == 0:
         raise HwsqueezeError("no images to verify")
     ref = Reference.from_deploy(deploy)

@@ -32,8 +32,9 @@ def test_labels_follow_class_names_not_folder_order():
     from hwsqueeze.data.sources import Dataset
 
     ds = Dataset(images=np.zeros((3, 2, 2, 3), np.uint8), labels=np.array([0, 1, 1]), classes=["cat", "dog"])
-    assert _package_labels(ds, CIFAR, "d").tolist() == [3, 5, 5]
-    assert _package_labels(ds, None, "d").tolist() == [0, 1, 1]  # no names recorded: the dataset's order
+    assert _package_labels(ds, CIFAR, 10, "d").tolist() == [3, 5, 5]
+    assert _package_labels(ds, None, 2, "d").tolist() == [0, 1, 1]  # no names recorded: the dataset's order ...
+    assert _package_labels(ds, None, 10, "d") is None  # ... only when it has one class per output
 
 
 def test_verify_data_scores_by_class_name(named, tmp_path):
