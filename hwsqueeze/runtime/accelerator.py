@@ -57,8 +57,10 @@ class Accelerator(FinnDriverNames):
             raise HwsqueezeError(f"max_batch must be a positive integer, got {max_batch!r}")
         if not (isinstance(timeout_s, (int, float)) and 0 < timeout_s < float("inf")):
             raise HwsqueezeError(f"timeout_s must be a positive finite number of seconds, got {timeout_s!r}")
-        self.timeout_s, self.max_batch = float(timeout_s), int(max_batch)
         ins, outs = self.meta.input, self.meta.output
+        # the DMA buffers hold max_batch images: bounded in bytes whatever the package's port sizes
+        per_image = int(np.prod(ins.packed)) + int(np.prod(outs.packed))
+        self.timeout_s, self.max_batch = float(timeout_s), min(int(max_batch), max(1, MAX_BATCH_BYTES // per_image))
         self.in_shape, self.out_shape = ins.normal, outs.normal
         self.scale = outs.scale
         if _board is None:

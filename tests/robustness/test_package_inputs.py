@@ -416,3 +416,16 @@ def test_fire_expand_weight_words_are_bounded_before_parsing():
     text = 'FixedPointWeights<4, ap_int<4>, 1, 1> weights1 = {{"0x' + "f" * 1_000_000 + '"}};'
     with pytest.raises(HwsqueezeError, match="wider than SIMD 4 x 4 bits"):
         read_fixed_point_weights(text, "weights1", "params.h", (1, 1, 4))
+
+
+def test_dma_buffers_are_bounded_in_bytes(clean, monkeypatch):
+    """max_batch images per DMA transfer, but never more bytes than MAX_BATCH_BYTES: a package with
+    huge (valid) ports gets smaller transfers, not an allocation the board cannot hold."""
+    import hwsqueeze.runtime.accelerator as accelerator
+    from hwsqueeze.runtime import Accelerator
+
+    per_image = int(np.prod(json.loads((clean / "deploy.json").read_text())["input"]["shape_packed"]))
+    monkeypatch.setattr(accelerator, "MAX_BATCH_BYTES", 5 * per_image)
+    with Accelerator.emulated(clean) as acc:
+        assert acc.max_batch == 4 and acc.batch_size == 4  # input and output of 4 images fit 5 inputs' bytes
+        assert acc.run(np.zeros((9,) + acc.in_shape, np.uint8)).shape[0] == 9  # in chunks of 4
