@@ -279,6 +279,8 @@ CASES = [
     ("weights-pickle", _object_npz, "not a numeric array"),
     # 5. deploy.json sizes and agreement with graph.json
     ("output-1e9-channels", _meta(_huge_output), "more than the limit"),
+    ("input-1e9-channels", _meta(lambda m: m["input"].update(shape_normal=[1, 10 ** 9], shape_folded=[1, 1, 10 ** 9],
+                                                             shape_packed=[1, 1, 10 ** 9])), "more than the limit"),
     ("input-not-the-graphs", _meta(_other_input), "does not match"),
     ("classes-duplicate", _meta(lambda m: m.update(classes=["a"] * len(m["classes"] or [0] * 10))),
      "field 'classes'"),
