@@ -155,7 +155,9 @@ def load_npz(path: Path, missing: str, limit: int = MAX_ARRAY_BYTES) -> Dict[str
 def sources(root: PathLike, folder: Path, pattern: str) -> List[Path]:
     """The files in ``folder`` (inside package ``root``) matching ``pattern``, sorted, each checked
     to stay inside the package."""
-    return [inside(root, str(p.relative_to(Path(root).resolve()))) for p in sorted(folder.glob(pattern))]
+    base = Path(root).resolve()
+    where = inside(base, os.path.relpath(Path(folder).resolve(), base))
+    return [inside(base, os.path.relpath(p, base)) for p in sorted(where.glob(pattern))]
 
 
 def copy_package(src: PathLike, dst: PathLike, parts: Iterable[str], limit: int = 4 << 30) -> Path:

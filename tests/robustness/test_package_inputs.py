@@ -431,3 +431,15 @@ def test_dma_buffers_are_bounded_in_bytes(clean, monkeypatch):
     with Accelerator.emulated(clean) as acc:
         assert acc.max_batch == 4 and acc.batch_size == 4  # input and output of 4 images fit 5 inputs' bytes
         assert acc.run(np.zeros((9,) + acc.in_shape, np.uint8)).shape[0] == 9  # in chunks of 4
+
+
+def test_relative_package_paths_work(clean, monkeypatch):
+    """The containment checks resolve paths; a package given relative to the current folder (as the
+    board command and notebooks do) reads the same as an absolute one."""
+    from hwsqueeze.runtime import Accelerator
+    from hwsqueeze.runtime.hwsources import read_mvau_folding
+
+    monkeypatch.chdir(clean.parent)
+    assert read_mvau_folding(Path(clean.name) / "hw" / MVAU)["MW"] > 0
+    with Accelerator.emulated(clean.name) as acc:
+        assert acc.run(np.zeros((1,) + acc.in_shape, np.uint8)).shape[0] == 1
