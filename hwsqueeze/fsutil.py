@@ -17,9 +17,10 @@ from typing import Any, Callable, Iterator, List, Union
 from .errors import HwsqueezeError
 
 __all__ = ["atomic_write", "write_text", "write_json", "atomic_dir", "tmp_name", "sha256_file", "MANIFEST",
-           "foreign_files"]
+           "foreign_files", "LOCK", "folder_lock"]
 
 MANIFEST = ".hwsqueeze-files"  # in every folder atomic_dir wrote: the files it holds
+LOCK = ".hwsqueeze.lock"  # held (flock) in a folder a process is writing, e.g. a build's --out
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -104,3 +105,41 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: PathLike, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on existing ``folder`` for the block, or refuse at once (one line naming
+    the holder's pid): two processes writing one folder (two builds into one --out) would interleave
+    their files. The lock file is removed on exit; a lock taken on a file another process has just
+    removed is retaken, so at most one holder exists. POSIX (flock); elsewhere no lock is taken."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking
+        yield
+        return
+    path = Path(folder) / LOCK
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise HwsqueezeError(f"{folder} is in use by another hwsqueeze process (pid {holder}, {what}); "
+                                 "wait for it to finish or choose another folder (nothing was changed)") from None
+        try:
+            same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed it between our open and our lock: take the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)

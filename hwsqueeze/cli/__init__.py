@@ -76,7 +76,7 @@ def _debug() -> bool:
 def run() -> None:
     """Entry point: one clear error line and a class-specific exit code, never a traceback
     (unless ``--debug``)."""
-    from hwsqueeze.errors import BAD_INPUT, INTERNAL, HwsqueezeError
+    from hwsqueeze.errors import BAD_INPUT, failure
 
     try:
         main(standalone_mode=False)
@@ -93,21 +93,12 @@ def run() -> None:
         hint = f" (see `{ctx.command_path} --help`)" if isinstance(e, click.UsageError) and ctx else ""
         click.echo(f"error: {e.format_message()}{hint}", err=True)
         sys.exit(BAD_INPUT)
-    except HwsqueezeError as e:
-        if _debug():
-            traceback.print_exc()
-        click.echo(f"error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except MemoryError:
-        click.echo("error: out of memory: use fewer or smaller inputs (e.g. a smaller --n or batch)", err=True)
-        sys.exit(BAD_INPUT)
     except BrokenPipeError:  # `hwsqueeze ... | head`: the reader left; not an error of ours
         sys.stderr.close()
         sys.exit(0)
-    except Exception as e:  # a bug: one line, the traceback on request
-        if _debug():
+    except Exception as e:  # ours (HwsqueezeError), out of memory, or a bug: one line, the traceback on request
+        if _debug() and not isinstance(e, MemoryError):
             traceback.print_exc()
-        first = str(e).splitlines()[0][:200] if str(e) else ""
-        click.echo(f"error: internal error: {type(e).__name__}: {first} (run with --debug for the traceback; "
-                   "please report it)", err=True)
-        sys.exit(INTERNAL)
+        line, code = failure(e)
+        click.echo(line, err=True)
+        sys.exit(code)

@@ -19,8 +19,8 @@ def _fps(value: str):
         fps = float(value)
     except ValueError:
         raise HwsqueezeError(f"--target-fps must be a number or 'auto', not {value!r}") from None
-    if not fps > 0:
-        raise HwsqueezeError(f"--target-fps must be positive, not {value}")
+    if not 0 < fps < float("inf"):  # nan, inf ("1e999") and negatives
+        raise HwsqueezeError(f"--target-fps must be a positive finite number or 'auto', not {value!r}")
     return fps
 
 

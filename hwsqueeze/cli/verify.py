@@ -2,21 +2,37 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import click
 import numpy as np
 
 from ..errors import VERIFY_FAILED, HwsqueezeError
 
+if TYPE_CHECKING:
+    from ..deploy.package import DeployMeta
+
 _CHUNK = 256
 
 
-def _images(deploy: Path, data: Optional[str], n: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+def _package_labels(ds, classes: Optional[List[str]], outputs: int, data: str) -> Optional[np.ndarray]:
+    """The dataset's labels as the package's class indices, matched by class *name* (a folder
+    ``test/{cat,dog}`` holds classes 3 and 5 of CIFAR-10, not 0 and 1); an unknown name is refused.
+    A package that records no names is trusted to use the dataset's order only when the dataset has
+    one class per output; otherwise there is no truth to score against (None: no accuracy)."""
+    if classes is None:
+        return ds.labels if len(ds.classes) == outputs else None
+    unknown = [c for c in ds.classes if c not in classes]
+    if unknown:
+        raise HwsqueezeError(f"{data}: class {unknown[0]!r} is not one of the deploy package's classes "
+                             f"({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''})")
+    return np.array([classes.index(c) for c in ds.classes], dtype=np.int64)[ds.labels]
+
+
+def _images(deploy: Path, data: Optional[str], n: int, meta: "DeployMeta") -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """(uint8 NHWC images, labels or None) from --data (test split, class-balanced) or the samples."""
     if data:
         from ..data import load_dataset
@@ -24,8 +40,9 @@ def _images(deploy: Path, data: Optional[str], n: int) -> Tuple[np.ndarray, Opti
         from ..data.sampling import balanced_indices
 
         ds = load_dataset(data, "test")
+        labels = _package_labels(ds, meta.classes, meta.num_outputs, data)
         idx = balanced_indices(ds.labels, n)
-        return ds.images[idx], ds.labels[idx]
+        return ds.images[idx], None if labels is None else labels[idx]
     from ..deploy.samples import read_samples
 
     s = read_samples(deploy, n)
@@ -44,24 +61,26 @@ def _images(deploy: Path, data: Optional[str], n: int) -> Tuple[np.ndarray, Opti
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify(deploy_dir: str, emulated: bool, data: Optional[str], n: int, inject_fault: bool, as_json: bool) -> None:
     """Run N images through the accelerator and the reference; exit 5 on any mismatch."""
-    from ..deploy import read_meta
+    from ..deploy.files import copy_package
+    from ..deploy.graph import open_package
+    from ..deploy.package import DEPLOY_JSON, HW_DIR, REFERENCE_DIR
     from ..reference import Reference
     from ..runtime import Accelerator
     from ..runtime.emulator import inject_weight_fault
 
     deploy = Path(deploy_dir)
-    meta = read_meta(deploy)
+    meta = open_package(deploy)[0]  # the whole package checked before anything is read, copied or run
     if inject_fault and not emulated:
         raise HwsqueezeError("--inject-fault needs --emulated (it changes the emulated hardware's files)")
-    images, labels = _images(deploy, data, n)
+    images, labels = _images(deploy, data, n, meta)
     if len(images) == 0:
         raise HwsqueezeError("no images to verify")
     ref = Reference.from_deploy(deploy)
     with tempfile.TemporaryDirectory(prefix="hwsqueeze-fault-") as tmp:
         hw_dir, fault = deploy, None
-        if inject_fault:  # the user's package stays untouched
-            hw_dir = Path(tmp) / "deploy"
-            shutil.copytree(deploy, hw_dir, ignore=shutil.ignore_patterns("notebooks", "samples", "bitfile"))
+        if inject_fault:  # the user's package stays untouched: a copy without links, of what emulation reads
+            Accelerator.emulated(deploy).close()  # every generated file checked in place first: errors name it
+            hw_dir = copy_package(deploy, Path(tmp) / "deploy", (DEPLOY_JSON, REFERENCE_DIR, HW_DIR))
             fault = inject_weight_fault(hw_dir)
         acc = Accelerator.emulated(hw_dir) if emulated else Accelerator(deploy)
         hw_out, sw_out = [], []

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import MISSING_TOOL, HwsqueezeError
 from ..logs import to_file
-from ..fsutil import sha256_file
+from ..fsutil import LOCK, folder_lock, sha256_file
 from .config import BuildConfig, BuildState, StepRecord, provenance
 from .pipeline import ESTIMATE_LAST, STEPS, Step, intermediate_path, step_index
 from .steps.vivado import MissingTools
@@ -54,7 +54,7 @@ def _check_out_dir(out: Path) -> None:
     """Never build into (and so never replace files in) a folder this tool did not create."""
     if out.is_file():
         raise HwsqueezeError(f"--out {out} is a file; give a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / "build_state.json").is_file():
+    if out.is_dir() and any(p.name != LOCK for p in out.iterdir()) and not (out / "build_state.json").is_file():
         raise HwsqueezeError(f"--out {out} is not empty and holds no earlier hwsqueeze build; "
                              "choose a new or empty folder (nothing was changed)")
 
@@ -115,12 +115,16 @@ def run_build(cfg: BuildConfig) -> BuildResult:
     if stop < wanted:
         raise HwsqueezeError(f"--stop-step {cfg.stop_step} comes before --from-step {cfg.from_step}")
     cfg.out_dir = Path(cfg.out_dir).resolve()
-    _check_out_dir(cfg.out_dir)
-    cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    from ..fsutil import write_json
+    try:
+        _check_out_dir(cfg.out_dir)
+        cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a parent that is a file, a read-only or virtual file system ...
+        raise HwsqueezeError(f"--out {cfg.out_dir}: cannot create the folder ({e.strerror or e})") from None
+    # one build per folder: a second one into the same --out is refused until the first ends
+    with folder_lock(cfg.out_dir, "a build"), to_file(cfg.out_dir / "build.log"):
+        from ..fsutil import write_json
 
-    write_json(cfg.out_dir / "build_config.json", cfg.to_json())  # what `build --replay` rebuilds from
-    with to_file(cfg.out_dir / "build.log"):  # FINN-style build log: our records beside FINN+'s own output
+        write_json(cfg.out_dir / "build_config.json", cfg.to_json())  # what `build --replay` rebuilds from
         return _run_steps(cfg, wanted, stop)
 
 

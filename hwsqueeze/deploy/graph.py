@@ -21,22 +21,27 @@ import numpy as np
 from ..errors import HwsqueezeError
 from ..fsutil import atomic_write, write_json
 from .datatypes import dtype_range, is_known_dtype
-from .package import GRAPH_JSON, WEIGHTS_NPZ, read_json
+from .files import check_name, inside, load_npz
+from .package import DEPLOY_JSON, GRAPH_JSON, HW_DIR, WEIGHTS_NPZ, DeployMeta, read_json, read_meta
+from .shapes import check_node_shapes
 
-__all__ = ["GRAPH_FORMAT", "NODE_ARRAYS", "read_graph", "write_graph", "validate_graph", "check_images"]
+__all__ = ["GRAPH_FORMAT", "NODE_ARRAYS", "open_package", "read_graph", "write_graph", "validate_graph", "check_images"]
 
 GRAPH_FORMAT = "hwsqueeze-reference/1"
 # node kind -> (FINN node input index, array name) of the integer arrays it carries
 NODE_ARRAYS = {"MVAU": ((1, "weights"), (2, "thresholds")), "VVAU": ((1, "weights"), (2, "thresholds")),
                "Thresholding": ((1, "thresholds"),),
                "FireExpand": ((1, "weights1"), (2, "thresholds1"), (3, "weights3"), (4, "thresholds3"))}
+MAX_NODES = 10_000  # the ImageNet SqueezeNet has ~150
 _NODE_KEYS = {"name": str, "op": str, "inputs": list, "outputs": list, "attrs": dict, "arrays": dict}
 
 PathLike = Union[str, Path]
 
 
 def validate_graph(path: PathLike, graph: dict, arrays: Dict[str, np.ndarray]) -> None:
-    """Structure, dataflow order and array references; one line naming the node on failure."""
+    """Structure, dataflow order, array references, node names (each becomes a folder name under
+    hw/: one plain component, unique), attributes, shapes and arrays (:mod:`.shapes`); one line
+    naming the node and field on failure."""
     if graph.get("format") != GRAPH_FORMAT:
         raise HwsqueezeError(f"{path}: field 'format' must be {GRAPH_FORMAT!r}, got {graph.get('format')!r}")
     for key in ("input", "output", "input_dtype", "output_dtype"):
@@ -45,19 +50,21 @@ def validate_graph(path: PathLike, graph: dict, arrays: Dict[str, np.ndarray]) -
     for key in ("input_dtype", "output_dtype"):
         if not is_known_dtype(graph[key]):
             raise HwsqueezeError(f"{path}: field '{key}' is not an integer datatype: {graph[key]!r}")
-    for key in ("input_shape", "output_shape"):
-        v = graph.get(key)
-        if not isinstance(v, list) or not all(isinstance(s, int) and s > 0 for s in v):
-            raise HwsqueezeError(f"{path}: field '{key}' must be a list of positive integers")
     nodes = graph.get("nodes")
-    if not isinstance(nodes, list) or not nodes:
-        raise HwsqueezeError(f"{path}: field 'nodes' must be a non-empty list")
-    produced = {graph["input"]}
+    if not isinstance(nodes, list) or not 0 < len(nodes) <= MAX_NODES:
+        raise HwsqueezeError(f"{path}: field 'nodes' must be a list of 1 to {MAX_NODES} nodes")
+    produced, names = {graph["input"]}, set()
     for i, node in enumerate(nodes):
-        name = node.get("name", f"#{i}") if isinstance(node, dict) else f"#{i}"
+        name = f"#{i}"
         for key, typ in _NODE_KEYS.items():
             if not isinstance(node, dict) or not isinstance(node.get(key), typ):
                 raise HwsqueezeError(f"{path}: node {name}: field '{key}' must be a {typ.__name__}")
+        name = check_name(node["name"], f"{path}: node #{i}: field 'name'")
+        if name in names:
+            raise HwsqueezeError(f"{path}: node #{i}: field 'name' {name!r} is used by an earlier node")
+        names.add(name)
+        if not all(isinstance(t, str) for t in node["inputs"] + node["outputs"]):
+            raise HwsqueezeError(f"{path}: node {name}: fields 'inputs' and 'outputs' must list tensor names")
         for t in node["inputs"]:
             if t not in produced:
                 raise HwsqueezeError(f"{path}: node {name} reads tensor {t!r}, which no earlier node produces")
@@ -66,27 +73,43 @@ def validate_graph(path: PathLike, graph: dict, arrays: Dict[str, np.ndarray]) -
             if missing:
                 raise HwsqueezeError(f"{path}: node {name} ({node['op']}) has no array {missing[0]!r}")
         for ref in node["arrays"].values():
-            if ref not in arrays:
+            if not isinstance(ref, str) or ref not in arrays:
                 raise HwsqueezeError(f"{path}: node {name} needs array {ref!r}, missing from {WEIGHTS_NPZ}")
         produced.update(node["outputs"])
     if graph["output"] not in produced:
         raise HwsqueezeError(f"{path}: the graph output {graph['output']!r} is never produced")
+    check_node_shapes(str(path), graph, arrays)
 
 
 def read_graph(root: PathLike) -> Tuple[dict, Dict[str, np.ndarray]]:
     """(graph, arrays) of the package at ``root``, validated."""
     root = Path(root)
     gpath, wpath = root / GRAPH_JSON, root / WEIGHTS_NPZ
-    graph = read_json(gpath, f"reference graph missing: {gpath}")
-    try:
-        with np.load(wpath, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise HwsqueezeError(f"reference weights missing: {wpath}") from None
-    except Exception as e:  # zipfile/numpy raise several types for a damaged file
-        raise HwsqueezeError(f"reference weights {wpath} are corrupt ({type(e).__name__})") from None
+    graph = read_json(inside(root, GRAPH_JSON), f"reference graph missing: {gpath}")
+    arrays = load_npz(inside(root, WEIGHTS_NPZ), f"reference weights missing: {wpath}")
     validate_graph(gpath, graph, arrays)
     return graph, arrays
+
+
+def open_package(root: PathLike) -> Tuple[DeployMeta, dict, Dict[str, np.ndarray]]:
+    """The one validation pass when a package is opened: ``deploy.json``, the graph and its arrays,
+    each checked on its own (:func:`read_meta`, :func:`read_graph`) and against each other (the
+    streams deploy.json describes are the graph's input and output), and every node's folder under
+    ``hw/`` inside the package. Returns (meta, graph, arrays)."""
+    root = Path(root)
+    meta = read_meta(root)
+    graph, arrays = read_graph(root)
+    gpath, mpath = root / GRAPH_JSON, root / DEPLOY_JSON
+    ins, outs = meta.input, meta.output
+    if list(ins.shape_normal) != graph["input_shape"] or ins.dtype != graph["input_dtype"]:
+        raise HwsqueezeError(f"{mpath}: field 'input' ({ins.dtype} {list(ins.shape_normal)}) does not match {gpath}'s "
+                             f"input ({graph['input_dtype']} {graph['input_shape']})")
+    if meta.num_outputs != int(np.prod(graph["output_shape"])) or outs.dtype != graph["output_dtype"]:
+        raise HwsqueezeError(f"{mpath}: field 'output' ({outs.dtype} {list(outs.shape_normal)}) does not match "
+                             f"{gpath}'s output ({graph['output_dtype']} {graph['output_shape']})")
+    for node in graph["nodes"]:
+        inside(root, HW_DIR, node["name"])
+    return meta, graph, arrays
 
 
 def write_graph(root: PathLike, graph: dict, arrays: Dict[str, np.ndarray]) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -32,17 +33,19 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from ..errors import HwsqueezeError
 from ..fsutil import write_json
 from .datatypes import is_known_dtype
+from .files import MAX_JSON_BYTES, inside, read_text
 from .iodma import PLATFORM
 from .packing import packed_width
 
-__all__ = ["FORMAT", "DEPLOY_JSON", "GRAPH_JSON", "WEIGHTS_NPZ", "HW_DIR", "BITFILE", "HWH", "SAMPLE_IMAGES",
+__all__ = ["FORMAT", "DEPLOY_JSON", "REFERENCE_DIR", "GRAPH_JSON", "WEIGHTS_NPZ", "HW_DIR", "BITFILE", "HWH", "SAMPLE_IMAGES",
            "SAMPLE_LABELS", "SAMPLE_EXPECTED", "DRIVER_DIR", "FINN_SETTINGS", "STALE_BITFILE_DIR", "STALE_WHY",
            "README", "StreamSpec", "DeployMeta", "read_json", "read_meta", "write_meta"]
 
 FORMAT = "hwsqueeze-deploy/2"
 DEPLOY_JSON = "deploy.json"
-GRAPH_JSON = "reference/graph.json"
-WEIGHTS_NPZ = "reference/weights.npz"
+REFERENCE_DIR = "reference"
+GRAPH_JSON = REFERENCE_DIR + "/graph.json"
+WEIGHTS_NPZ = REFERENCE_DIR + "/weights.npz"
 HW_DIR = "hw"
 BITFILE = "bitfile/hwsqueeze.bit"
 HWH = "bitfile/hwsqueeze.hwh"
@@ -56,6 +59,12 @@ STALE_WHY = "bitfile/stale/WHY.txt"
 README = "README.md"
 
 PathLike = Union[str, Path]
+
+_DMA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+# Per image, per stream: the runtime allocates buffers of this many values times the batch. The
+# largest real port (ImageNet 224x224x3 input) is 150,528 values; 2**22 leaves room, bounds memory
+# and the emulated board's per-value stream loop (seconds per image at the limit).
+MAX_STREAM_VALUES = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -117,15 +126,15 @@ class DeployMeta:
 
 
 def read_json(path: PathLike, missing: str) -> dict:
-    """A JSON object from ``path``; ``missing`` is the error when the file does not exist."""
+    """A JSON object from regular file ``path`` (bounded, UTF-8); ``missing`` is the error when the
+    file does not exist. Callers pass paths already checked to stay inside the package."""
+    text = read_text(Path(path), MAX_JSON_BYTES, missing)
     try:
-        obj = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HwsqueezeError(missing) from None
-    except (ValueError, UnicodeDecodeError) as e:
+        obj = json.loads(text)
+    except ValueError as e:
         raise HwsqueezeError(f"{path} is corrupt ({str(e).splitlines()[0][:120]})") from None
-    except OSError as e:
-        raise HwsqueezeError(f"{path} is unreadable ({e.strerror or e})") from None
+    except RecursionError:  # json nests by recursion: [[[[...]]]] 100,000 deep
+        raise HwsqueezeError(f"{path} is corrupt (nested too deeply)") from None
     if not isinstance(obj, dict):
         raise HwsqueezeError(f"{path} is corrupt (not a JSON object)")
     return obj
@@ -162,8 +171,8 @@ class _Fields:
         v = self.get(key, optional)
         if v is None and optional:
             return None
-        if not isinstance(v, str) or not v:
-            raise self.fail(key, "must be a non-empty string", v)
+        if not isinstance(v, str) or not v or len(v) > 256 or not v.isprintable():  # printed to terminals
+            raise self.fail(key, "must be a non-empty string of at most 256 printable characters", v)
         return v
 
     def relpath(self, key: str, optional: bool = False) -> Optional[str]:
@@ -180,9 +189,12 @@ class _Fields:
 
     def shape(self, key: str) -> Tuple[int, ...]:
         v = self.get(key)
-        if (not isinstance(v, (list, tuple)) or len(v) < 2 or v[0] != 1
+        if (not isinstance(v, (list, tuple)) or not 2 <= len(v) <= 8 or v[0] != 1
                 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in v)):
-            raise self.fail(key, "must be a list of positive integers with batch dimension 1", v)
+            raise self.fail(key, "must be a list of positive integers with batch dimension 1 (2 to 8 of them)", v)
+        if _prod(v) > MAX_STREAM_VALUES:
+            raise self.fail(key, f"holds {_prod(v)} values per image, more than the limit of {MAX_STREAM_VALUES}",
+                            list(v))
         return tuple(v)
 
     def mapping(self, key: str) -> dict:
@@ -198,7 +210,10 @@ def _stream(f: _Fields, key: str) -> StreamSpec:
     dtype = f.string(key + ".dtype")
     if not is_known_dtype(dtype):
         raise f.fail(key + ".dtype", "must be a FINN integer datatype such as UINT8 or INT21", dtype)
-    s = StreamSpec(dma=f.string(key + ".dma"), dtype=dtype, shape_normal=f.shape(key + ".shape_normal"),
+    dma = f.string(key + ".dma")
+    if not _DMA_NAME.fullmatch(dma):  # the runtime looks it up as an attribute of the overlay
+        raise f.fail(key + ".dma", "must be an IP block name such as idma0 (letters, digits, '_')", dma)
+    s = StreamSpec(dma=dma, dtype=dtype, shape_normal=f.shape(key + ".shape_normal"),
                    shape_folded=f.shape(key + ".shape_folded"), shape_packed=f.shape(key + ".shape_packed"),
                    scale=f.number(key + ".scale") if f.get(key + ".scale", optional=True) is not None else 1.0)
     if _prod(s.normal) != _prod(s.folded):
@@ -216,7 +231,7 @@ def read_meta(root: PathLike) -> DeployMeta:
     path = root / DEPLOY_JSON
     if root.is_file():
         raise HwsqueezeError(f"{root} is a file; give the deploy package folder (build/<board>/deploy)")
-    f = _Fields(path, read_json(path, f"{root} is not a deploy package (no {DEPLOY_JSON})"))
+    f = _Fields(path, read_json(inside(root, DEPLOY_JSON), f"{root} is not a deploy package (no {DEPLOY_JSON})"))
     fmt = f.get("format")
     if fmt != FORMAT:
         raise f.fail("format", f"must be {FORMAT!r} (rebuild the package with this hwsqueeze)", fmt)
@@ -226,8 +241,9 @@ def read_meta(root: PathLike) -> DeployMeta:
     out = _stream(f, "output")
     classes = f.get("classes", optional=True)
     if classes is not None and (not isinstance(classes, list) or len(classes) != _prod(out.normal)
-                                or not all(isinstance(c, str) for c in classes)):
-        raise f.fail("classes", f"must be null or a list of {_prod(out.normal)} class names", classes)
+                                or not all(isinstance(c, str) and 0 < len(c) <= 256 and c.isprintable() for c in classes)
+                                or len(set(classes)) != len(classes)):
+        raise f.fail("classes", f"must be null or a list of {_prod(out.normal)} class names, all different and printable", classes)
     meta = DeployMeta(board=f.string("board"), part=f.string("part"), clock_mhz=f.number("clock_mhz"),
                       input=_stream(f, "input"), output=out, model=f.string("model", True),
                       quant=f.string("quant", True), classes=classes, bitfile=f.relpath("bitfile", True),

@@ -13,7 +13,8 @@ from typing import List, Optional, Union
 import numpy as np
 
 from ..errors import HwsqueezeError
-from .package import SAMPLE_EXPECTED, SAMPLE_IMAGES, SAMPLE_LABELS, read_json
+from .files import MAX_ARRAY_BYTES, inside, load_npy
+from .package import DEPLOY_JSON, SAMPLE_EXPECTED, SAMPLE_IMAGES, SAMPLE_LABELS, read_json, read_meta
 
 __all__ = ["Samples", "read_samples"]
 
@@ -35,11 +36,7 @@ class Samples:
         return f"{len(self.images)} {kind}"
 
 
-def _load(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise HwsqueezeError(f"{path} is corrupt ({str(e).splitlines()[0][:120]})") from None
+MAX_SAMPLES = 10_000  # images a package may ship (builds write 16)
 
 
 def read_samples(root: Union[str, Path], n: Optional[int] = None) -> Samples:
@@ -49,21 +46,37 @@ def read_samples(root: Union[str, Path], n: Optional[int] = None) -> Samples:
     nothing claims its images are real.
     """
     root = Path(root)
+    # deploy.json says what the images and outputs must look like (absent only in hand-made test folders)
+    meta = read_meta(root) if (root / DEPLOY_JSON).exists() else None
+    if n is not None and not (isinstance(n, int) and n >= 1):
+        raise HwsqueezeError(f"the number of sample images must be a positive integer, got {n!r}")
     path = root / SAMPLE_IMAGES
-    if not path.is_file():
-        raise HwsqueezeError(f"{path} is missing: the deploy package has no sample images (rebuild it)")
-    images = _load(path)
-    if images.dtype != np.uint8 or images.ndim != 4:
-        raise HwsqueezeError(f"{path}: expected uint8 NHWC images, found {images.dtype} {images.shape}")
-    info = read_json(root / SAMPLE_LABELS, "") if (root / SAMPLE_LABELS).is_file() else {}
-    labels = np.asarray(info["labels"], dtype=np.int64) if isinstance(info.get("labels"), list) else None
+    images = load_npy(inside(root, SAMPLE_IMAGES), f"{path} is missing: the deploy package has no sample images "
+                      "(rebuild it)", limit=MAX_SAMPLES * int(np.prod(meta.input.normal)) if meta else MAX_ARRAY_BYTES)
+    want = meta.input.normal if meta else images.shape[1:4]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != want or not len(images):
+        raise HwsqueezeError(f"{path}: expected uint8 NHWC images of shape (N, {', '.join(map(str, want))}), found "
+                             f"{images.dtype} {images.shape}")
+    lpath, classes = inside(root, SAMPLE_LABELS), meta.num_outputs if meta else None
+    info = read_json(lpath, "") if lpath.exists() else {}
+    labels = info.get("labels")
+    if labels is not None and (not isinstance(labels, list) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and 0 <= c < (classes or c + 1) for c in labels)):
+        raise HwsqueezeError(f"{root / SAMPLE_LABELS}: field 'labels' must be null or a list of class indices"
+                             + (f" in [0, {classes})" if classes else ""))
     if labels is not None and len(labels) != len(images):
         raise HwsqueezeError(f"{root / SAMPLE_LABELS}: {len(labels)} labels for {len(images)} images")
-    expected = _load(root / SAMPLE_EXPECTED) if (root / SAMPLE_EXPECTED).is_file() else None
-    if expected is not None and len(expected) != len(images):
-        raise HwsqueezeError(f"{root / SAMPLE_EXPECTED}: {len(expected)} outputs for {len(images)} images")
-    k = len(images) if n is None else min(int(n), len(images))
-    synthetic = bool(info.get("synthetic", True))
-    return Samples(images=images[:k], labels=None if labels is None else labels[:k], synthetic=synthetic,
-                   source=str(info.get("source", "unknown (no labels.json)")), classes=info.get("classes"),
-                   expected=None if expected is None else expected[:k])
+    names = info.get("classes")
+    if names is not None and not (isinstance(names, list) and all(isinstance(c, str) for c in names)):
+        raise HwsqueezeError(f"{root / SAMPLE_LABELS}: field 'classes' must be null or a list of names")
+    epath = inside(root, SAMPLE_EXPECTED)
+    expected = load_npy(epath, "", limit=MAX_SAMPLES * (classes or 1 << 16) * 8) if epath.exists() else None
+    if expected is not None and (expected.dtype.kind not in "iu" or expected.ndim < 1 or len(expected) != len(images)
+                                 or expected[0].size != (classes or expected[0].size)):
+        raise HwsqueezeError(f"{root / SAMPLE_EXPECTED}: expected integer outputs of shape ({len(images)}, "
+                             f"{classes or 'outputs'}), found {expected.dtype} {expected.shape}")
+    k = len(images) if n is None else min(n, len(images))
+    synthetic = info.get("synthetic", True) is not False  # only an explicit false claims real images
+    return Samples(images=images[:k], labels=None if labels is None else np.asarray(labels[:k], dtype=np.int64),
+                   synthetic=synthetic, source=str(info.get("source", "unknown (no labels.json)"))[:200],
+                   classes=names, expected=None if expected is None else expected[:k])

@@ -218,7 +218,17 @@ def _fetch_one(pin: Pin, root: Path, work: Path, src_dir: Optional[Path], want_s
     if pin.name == "finn-hlslib":
         from ..simulate.env import bridged_hlslib
 
-        lib_parent, entry["patches"] = bridged_hlslib(arch, work / "bridge")
+        try:
+            if arch.name.endswith(".zip"):
+                raise tarfile.ReadError("a .zip; give a tarball, e.g. `git archive --format=tar.gz`")
+            with tarfile.open(arch) as tf:  # every member checked before the tools are probed or anything unpacks
+                for member in tf.getmembers():
+                    tarfile.data_filter(member, str(work))
+            lib_parent, entry["patches"] = bridged_hlslib(arch, work / "bridge")
+        except (tarfile.TarError, OSError, EOFError) as e:  # a .zip, a damaged tarball, a member leaving it
+            arch.unlink(missing_ok=True)
+            raise HwsqueezeError(f"{local or arch}: not a usable finn-hlslib tarball ({str(e).splitlines()[0][:160]}); "
+                                 "nothing was installed", BAD_INPUT) from None
         tree = lib_parent / "finn-hlslib"
     else:
         _extract(arch, work / "unpacked")

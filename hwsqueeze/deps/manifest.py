@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from ..errors import BAD_INPUT, HwsqueezeError
 from ..fsutil import sha256_file, write_json
 from .pins import BOARD_DEPS, Pin, cache_dir, load_pins
 
@@ -32,12 +33,24 @@ def git_head(repo: Path) -> Optional[str]:
 
 
 def read(root: Path) -> Dict[str, dict]:
-    """The manifest's entries by name ({} when there is none or it is unreadable)."""
+    """The manifest's entries by name ({} when there is none or it is unreadable as JSON); one error
+    line naming the field when it parses but is malformed (hand-edited, or another tool's file)."""
+    path = Path(root) / MANIFEST
     try:
-        data = json.loads((Path(root) / MANIFEST).read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
         return {}
-    return data.get("deps", {}) if isinstance(data, dict) else {}
+    deps = data.get("deps", {}) if isinstance(data, dict) else {}
+    fix = "; delete it and run `hwsqueeze deps fetch` again"
+    if not isinstance(deps, dict):
+        raise HwsqueezeError(f"{path}: field 'deps' must be an object of entries by name{fix}", BAD_INPUT)
+    for name, e in deps.items():
+        paths = e.get("paths", []) if isinstance(e, dict) else None
+        if not isinstance(paths, list) or not all(
+                isinstance(p, str) and p and not Path(p).is_absolute() and ".." not in Path(p).parts for p in paths):
+            raise HwsqueezeError(f"{path}: field 'deps.{name[:40]}' must be an object whose 'paths' are folders "
+                                 f"inside the cache{fix}", BAD_INPUT)
+    return deps
 
 
 def record(root: Path, entry: dict) -> None:

@@ -15,8 +15,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..deploy import check_images, dtype_range, read_graph, read_meta
-from ..deploy.graph import validate_graph
+from ..deploy import check_images, dtype_range
+from ..deploy.graph import open_package, validate_graph
 from ..errors import HwsqueezeError
 
 __all__ = ["Reference"]
@@ -215,8 +215,7 @@ class Reference:
     @classmethod
     def from_deploy(cls, deploy_dir) -> "Reference":
         """The reference of a deploy package (deploy.json's ``reference`` entry)."""
-        meta = read_meta(deploy_dir)
-        graph, arrays = read_graph(deploy_dir)
+        meta, graph, arrays = open_package(deploy_dir)
         return cls(graph, arrays, list(meta.output.shape_normal))
 
     def cached(self, key: str, make: Callable[[], object]):

@@ -7,19 +7,25 @@
     python3 -m hwsqueeze.runtime throughput_test          # finn-plus-driver's keys, as JSON
 
 ``--deploy DIR`` (default: the package this code sits in, else the current folder),
-``--emulated`` forces the emulated board. Exit codes: 0 ok, 2 bad input, 5 mismatch.
+``--emulated`` forces the emulated board, ``--debug`` shows the traceback of an error. Exit codes
+as ``hwsqueeze``'s (hwsqueeze/errors.py): 0 ok, 2 bad input, 5 mismatch, 70 internal error,
+130 interrupted; every failure is one ``error: ...`` line.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import traceback
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
 
-from ..errors import BAD_INPUT, VERIFY_FAILED, HwsqueezeError
+from ..errors import BAD_INPUT, VERIFY_FAILED, HwsqueezeError, failure
+
+MAX_IMAGE_PIXELS = 50_000_000  # an image file's declared size, checked before it is decoded (a 50 MP photo)
 
 
 def _default_deploy() -> Path:
@@ -34,9 +40,15 @@ def _load_image(path: str, size: int) -> np.ndarray:
     except ImportError:
         raise HwsqueezeError("classify needs Pillow to read image files (PYNQ images have it)") from None
     try:
-        im = Image.open(path).convert("RGB")
-    except (OSError, ValueError) as e:
-        raise HwsqueezeError(f"{path}: not a readable image ({e})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            if im.width * im.height > MAX_IMAGE_PIXELS:  # the header's claim, before decoding allocates it
+                raise HwsqueezeError(f"{path}: {im.width}x{im.height} pixels, more than the limit of "
+                                     f"{MAX_IMAGE_PIXELS:,}")
+            im = im.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+        raise HwsqueezeError(f"{path}: not a readable image ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
     side = min(im.size)
     im = im.crop(((im.width - side) // 2, (im.height - side) // 2, (im.width + side) // 2, (im.height + side) // 2))
     return np.asarray(im.resize((size, size), Image.BILINEAR), dtype=np.uint8)
@@ -58,10 +70,19 @@ def _verify(acc, deploy: Path, n: int) -> int:
     return VERIFY_FAILED if bad_sw or bad_finn else 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one ``error:`` line, exit 2 (argparse prints the usage too)."""
+
+    def error(self, message: str):
+        print(f"error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(BAD_INPUT)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python3 -m hwsqueeze.runtime", description=__doc__.split("\n\n")[0])
+    ap = _Parser(prog="python3 -m hwsqueeze.runtime", description=__doc__.split("\n\n")[0])
     ap.add_argument("--deploy", type=Path, default=None, help="the deploy package folder")
     ap.add_argument("--emulated", action="store_true", help="use the emulated board even on a PYNQ board")
+    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = ap.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("verify", help="hardware vs reference and FINN+'s outputs on the sample images")
     v.add_argument("--n", type=int, default=16)
@@ -72,32 +93,40 @@ def main(argv: Optional[List[str]] = None) -> int:
     b.add_argument("--batch", type=int, nargs="+", default=[1, 8, 64])
     sub.add_parser("throughput_test", help="finn-plus-driver's throughput_test, as JSON")
     args = ap.parse_args(argv)
+    try:
+        return _main(args)
+    except (Exception, KeyboardInterrupt) as e:  # one line and the CLI's exit code, never a traceback
+        if args.debug:
+            traceback.print_exc()
+        line, code = failure(e)
+        print(line, file=sys.stderr)
+        return code
+
+
+def _main(args: argparse.Namespace) -> int:
+    """The command itself; :func:`main` turns any failure into one line and an exit code."""
     from . import Accelerator
 
-    try:
-        deploy = args.deploy or _default_deploy()
-        if args.cmd == "verify" and args.n < 1:
-            raise HwsqueezeError(f"--n must be at least 1, got {args.n}")
-        with Accelerator.open(deploy, emulated=True if args.emulated else None) as acc:
-            print(f"running on: {acc.target.upper()} ({acc.why})")
-            if args.cmd == "verify":
-                return _verify(acc, deploy, args.n)
-            if args.cmd == "classify":
-                size = acc.in_shape[0]
-                x = np.stack([_load_image(p, size) for p in args.images])
-                top, scores = acc.classify(x, k=args.k)
-                for path, t, s in zip(args.images, top, scores):
-                    print(f"{path}: " + ", ".join(f"{acc.meta.class_name(int(j))} {float(v):.2f}" for j, v in zip(t, s)))
-                return 0
-            if args.cmd == "benchmark":
-                for r in acc.benchmark(batch_sizes=args.batch):
-                    print(f"batch {r['batch']:4d}: {r['fps']:9.1f} images/s, {r['latency_ms']:8.2f} ms ({r['target']})")
-                return 0
-            print(json.dumps(acc.throughput_test()))
+    deploy = args.deploy or _default_deploy()
+    if args.cmd == "verify" and args.n < 1:
+        raise HwsqueezeError(f"--n must be at least 1, got {args.n}")
+    with Accelerator.open(deploy, emulated=True if args.emulated else None) as acc:
+        print(f"running on: {acc.target.upper()} ({acc.why})")
+        if args.cmd == "verify":
+            return _verify(acc, deploy, args.n)
+        if args.cmd == "classify":
+            size = acc.in_shape[0]
+            x = np.stack([_load_image(p, size) for p in args.images])
+            top, scores = acc.classify(x, k=args.k)
+            for path, t, s in zip(args.images, top, scores):
+                print(f"{path}: " + ", ".join(f"{acc.meta.class_name(int(j))} {float(v):.2f}" for j, v in zip(t, s)))
             return 0
-    except HwsqueezeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code or BAD_INPUT
+        if args.cmd == "benchmark":
+            for r in acc.benchmark(batch_sizes=args.batch):
+                print(f"batch {r['batch']:4d}: {r['fps']:9.1f} images/s, {r['latency_ms']:8.2f} ms ({r['target']})")
+            return 0
+        print(json.dumps(acc.throughput_test()))
+        return 0
 
 
 if __name__ == "__main__":

@@ -17,11 +17,16 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..deploy import check_images, pack, read_meta, unpack
+from ..deploy.files import inside, regular_file
+from ..deploy.graph import open_package
 from ..deploy.iodma import ADDR_HI, ADDR_LO, AP_DONE, AP_IDLE, AP_START, BATCH, CTRL
 from ..errors import HwsqueezeError
 from .finn_compat import FinnDriverNames
 
-__all__ = ["Accelerator", "board_available"]
+__all__ = ["Accelerator", "board_available", "MAX_BATCH_BYTES"]
+
+MAX_BATCH_BYTES = 256 << 20  # one benchmark batch of images in memory (the PYNQ-Z2 has 512 MiB in all)
+_MAX_BITFILE_BYTES = 256 << 20  # the largest Zynq UltraScale+ bitstream is ~30 MiB
 
 
 def board_available() -> bool:
@@ -47,13 +52,15 @@ class Accelerator(FinnDriverNames):
     def __init__(self, deploy_dir: Union[str, Path], *, max_batch: int = 256, timeout_s: float = 10.0,
                  _board=None) -> None:
         self.deploy_dir = Path(deploy_dir)
-        self.meta = read_meta(self.deploy_dir)
+        self.meta = open_package(self.deploy_dir)[0]  # the whole package validated, graph included
         if not (isinstance(max_batch, int) and max_batch > 0):
             raise HwsqueezeError(f"max_batch must be a positive integer, got {max_batch!r}")
         if not (isinstance(timeout_s, (int, float)) and 0 < timeout_s < float("inf")):
             raise HwsqueezeError(f"timeout_s must be a positive finite number of seconds, got {timeout_s!r}")
-        self.timeout_s, self.max_batch = float(timeout_s), int(max_batch)
         ins, outs = self.meta.input, self.meta.output
+        # the DMA buffers hold max_batch images: bounded in bytes whatever the package's port sizes
+        per_image = int(np.prod(ins.packed)) + int(np.prod(outs.packed))
+        self.timeout_s, self.max_batch = float(timeout_s), min(int(max_batch), max(1, MAX_BATCH_BYTES // per_image))
         self.in_shape, self.out_shape = ins.normal, outs.normal
         self.scale = outs.scale
         if _board is None:
@@ -67,7 +74,11 @@ class Accelerator(FinnDriverNames):
                 found = ", ".join(sorted(getattr(self._board, "ip_dict", {}))) or "none"
                 raise HwsqueezeError(f"the overlay has no {key} DMA '{name}' (IP blocks found: {found}); "
                                      "is the bitstream from this deploy package?")
-        self._idma, self._odma = getattr(self._board, ins.dma), getattr(self._board, outs.dma)
+        self._idma, self._odma = getattr(self._board, ins.dma, None), getattr(self._board, outs.dma, None)
+        for name, dma in ((ins.dma, self._idma), (outs.dma, self._odma)):
+            if not (callable(getattr(dma, "read", None)) and callable(getattr(dma, "write", None))):
+                raise HwsqueezeError(f"the overlay's '{name}' is not a DMA with registers; is the bitstream from "
+                                     "this deploy package?")
         self._ibuf = self._obuf = None
         self.why = "real board (pynq overlay)" if self.target == "board" else "EMULATED board (asked for)"
 
@@ -104,15 +115,18 @@ class Accelerator(FinnDriverNames):
             raise HwsqueezeError("no bitstream in this deploy package (it was built without Vivado); "
                                  "build with vitis_hls + vivado on PATH, or use Accelerator.emulated()")
         for rel in (bit, self.meta.hwh):
-            if rel and not (self.deploy_dir / rel).is_file():
-                raise HwsqueezeError(f"{self.deploy_dir / rel} is missing")
+            if rel:  # inside the package, a regular file of sane size: pynq reads whatever it is given
+                regular_file(inside(self.deploy_dir, rel), _MAX_BITFILE_BYTES, f"{self.deploy_dir / rel} is missing")
         try:
             import pynq
         except ImportError:
             raise HwsqueezeError("pynq is not installed: a real board needs a PYNQ image "
                                  "(use Accelerator.emulated() on a host)") from None
+        sibling = str(Path(bit).with_suffix(".hwh"))  # pynq reads the .hwh named after the .bit, whatever hwh says
+        if (self.deploy_dir / sibling).exists() or (self.deploy_dir / sibling).is_symlink():
+            regular_file(inside(self.deploy_dir, sibling), _MAX_BITFILE_BYTES, f"{self.deploy_dir / sibling} is missing")
         try:
-            overlay = pynq.Overlay(str(self.deploy_dir / bit))
+            overlay = pynq.Overlay(str(inside(self.deploy_dir, bit)))
         except Exception as e:
             raise HwsqueezeError(f"cannot load the overlay {bit}: {type(e).__name__}: {e}") from None
         return overlay, pynq.allocate
@@ -196,6 +210,11 @@ class Accelerator(FinnDriverNames):
         """Images/s and latency per batch size, with the time split (ms per batch):
         pack, transfer_in (copy + cache flush), compute (DMA start to ap_done), transfer_out
         (invalidate + copy), unpack. Median over ``repeats`` after one warm-up run."""
+        per_image = int(np.prod(self.in_shape))
+        for b in batch_sizes:  # all checked before any work: a bad last one wastes no time
+            if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= b <= MAX_BATCH_BYTES // per_image:
+                raise HwsqueezeError(f"batch size must be an integer from 1 to {MAX_BATCH_BYTES // per_image} "
+                                     f"(a {MAX_BATCH_BYTES >> 20} MiB batch of images), got {b!r}")
         rng = np.random.default_rng(seed)
         rows = []
         for b in batch_sizes:

@@ -21,7 +21,9 @@ from typing import Dict, List, Sequence, Union
 
 import numpy as np
 
-from ..deploy import dtype_bits, read_graph, read_meta
+from ..deploy import dtype_bits
+from ..deploy.files import MAX_SOURCE_BYTES, inside, read_text
+from ..deploy.graph import open_package
 from ..deploy.iodma import ADDR_HI, ADDR_LO, AP_DONE, AP_IDLE, AP_START, BATCH, CTRL
 from ..deploy.package import HW_DIR
 from ..errors import HwsqueezeError
@@ -134,9 +136,8 @@ class EmulatedBoard:
 
     def __init__(self, deploy_dir: Union[str, Path], hang: bool = False) -> None:
         d = Path(deploy_dir)
-        self.meta = read_meta(d)
-        graph, _ = read_graph(d)  # topology and attributes only; numbers come from hw/
-        self.hardware = HwModel(graph, d / HW_DIR)
+        self.meta, graph, _ = open_package(d)  # topology and attributes only; numbers come from hw/
+        self.hardware = HwModel(graph, inside(d, HW_DIR))
         self.hang = hang
         self.log: List[tuple] = []
         self.flushes = self.invalidates = 0
@@ -210,18 +211,18 @@ def inject_weight_fault(deploy_dir: Union[str, Path]) -> str:
     description. Only ever call this on a copy of a package.
     """
     d = Path(deploy_dir)
-    graph, _ = read_graph(d)
+    _, graph, _ = open_package(d)
     node = next((n for n in graph["nodes"] if n["op"] == "MVAU"), None)
     if node is None:
         raise HwsqueezeError(f"{d}: no MVAU layer to inject a weight fault into")
     a = node["attrs"]
     pe, simd, mw, mh = int(a["PE"]), int(a["SIMD"]), int(a["MW"]), int(a["MH"])
-    path = d / HW_DIR / node["name"] / "memblock.dat"
+    path = inside(d, HW_DIR, node["name"], "memblock.dat")  # the name is a plain one (validate_graph)
     bits = dtype_bits(a["weightDataType"])[0]
     words = read_memblock_words(path, pe, simd, a["weightDataType"], mw * mh // (pe * simd))
     w, p, s = np.unravel_index(int(np.argmax(np.abs(words))), words.shape)
     bit = _field_offset(pe, simd, bits, int(p), int(s)) + max(0, bits - 2)
-    lines: Sequence[str] = [ln.strip() for ln in path.read_text().split() if ln.strip()]
+    lines: Sequence[str] = [ln.strip() for ln in read_text(path, MAX_SOURCE_BYTES, "").split() if ln.strip()]
     lines = list(lines)
     lines[w] = format(int(lines[w], 16) ^ (1 << bit), "0%dx" % len(lines[w]))
     path.write_text("\n".join(lines) + "\n")

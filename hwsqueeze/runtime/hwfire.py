@@ -13,33 +13,40 @@ from typing import Callable, List
 
 import numpy as np
 
+from ..deploy.files import MAX_SOURCE_BYTES, inside, read_text, sources
 from ..errors import HwsqueezeError
 from .hwcompute import folded_mvau
 from .hwsources import parse_thresholds
 
 __all__ = ["fire_expand", "read_fixed_point_weights"]
 
-_CALL = re.compile(r"FireExpand_Batch<\s*" + r"\s*,\s*".join([r"(\d+)"] * 9))
-_DECL = re.compile(r"FixedPointWeights<\s*(\d+)\s*,\s*ap_int<(\d+)>\s*,\s*(\d+)\s*,\s*(\d+)\s*>\s*(weights[13])\s*=")
+_N = r"(\d{1,9})"  # at most 9 digits: bounded figures (longer ones would not match, and are refused)
+_CALL = re.compile(r"FireExpand_Batch<\s*" + r"\s*,\s*".join([_N] * 9) + r"(?!\d)")
+_DECL = re.compile(r"FixedPointWeights<\s*" + _N + r"\s*,\s*ap_int<(\d{1,2})>\s*,\s*" + _N + r"\s*,\s*" + _N
+                   + r"\s*>\s*(weights[13])\s*=")
 _FOLD = ("IFMChannels", "KK", "CH1", "SIMD1", "PE1", "CH3", "SIMD3", "PE3", "OutPE")
 
 
 def _read(path: Path) -> str:
-    try:
-        return Path(path).read_text()
-    except FileNotFoundError:
-        raise HwsqueezeError(f"generated source missing: {path}") from None
+    return read_text(Path(path), MAX_SOURCE_BYTES, f"generated source missing: {path}")
 
 
-def read_fixed_point_weights(text: str, name: str, where: str) -> np.ndarray:
-    """``name`` (``weights1``/``weights3``) of a params.h as (PE, TILES, SIMD) signed integers."""
+def read_fixed_point_weights(text: str, name: str, where: str, expect=None) -> np.ndarray:
+    """``name`` (``weights1``/``weights3``) of a params.h as (PE, TILES, SIMD) signed integers;
+    ``expect``: the (PE, TILES, SIMD) the graph says, refused before any work if the file differs."""
     decls = list(_DECL.finditer(text))
     m = next((d for d in decls if d.group(5) == name), None)
     if m is None:
         raise HwsqueezeError(f"{where}: no FixedPointWeights declaration of {name}")
     simd, bits, pe, tiles = (int(m.group(i)) for i in range(1, 5))
+    if expect is not None and (pe, tiles, simd) != tuple(expect) or not 1 <= bits <= 64:
+        raise HwsqueezeError(f"{where}: {name} is declared PE {pe} x {tiles} tiles x SIMD {simd} of {bits} bits, "
+                             f"expected {tuple(expect) if expect else 'at most 64 bits'}")
     end = min([d.start() for d in decls if d.start() > m.start()] + [len(text)])
-    words = [int(h, 16) for h in re.findall(r'"0x([0-9a-fA-F]+)"', text[m.end():end])]
+    digits = re.findall(r'"0x([0-9a-fA-F]+)"', text[m.end():end])
+    if any(len(h) > -(-simd * bits // 4) + 1 for h in digits):  # before int(): shifting a huge word per SIMD lane hangs
+        raise HwsqueezeError(f"{where}: a {name} word is wider than SIMD {simd} x {bits} bits")
+    words = [int(h, 16) for h in digits]
     if len(words) != pe * tiles:
         raise HwsqueezeError(f"{where}: {name} has {len(words)} words, expected PE {pe} x {tiles} tiles")
     out = np.empty((pe * tiles, simd), dtype=np.int64)
@@ -52,7 +59,7 @@ def read_fixed_point_weights(text: str, name: str, where: str) -> np.ndarray:
 
 def fire_expand(node: dict, layer_dir: Path) -> Callable[[List[np.ndarray]], List[np.ndarray]]:
     a, d = node["attrs"], Path(layer_dir)
-    tops = sorted(d.glob("top_*.cpp"))
+    tops = sources(d, d, "top_*.cpp")
     m = _CALL.search(_read(tops[0])) if tops else None
     if m is None:
         raise HwsqueezeError(f"{d}: no generated FireExpand_Batch call")
@@ -63,13 +70,13 @@ def fire_expand(node: dict, layer_dir: Path) -> Callable[[List[np.ndarray]], Lis
         if want != val:
             raise HwsqueezeError(f"{node['name']}: generated sources say {key}={val}, graph.json {want}")
     c = fold["IFMChannels"]
-    params, thresh = _read(d / "params.h"), _read(d / "thresh.h")
+    params, thresh = _read(inside(d, "params.h")), _read(inside(d, "thresh.h"))
     chunks = thresh.split("static ThresholdsActivation")[1:]
     parts = []
     for which, mw in ((1, c), (3, kk * c)):
         pe, simd, mh = fold[f"PE{which}"], fold[f"SIMD{which}"], fold[f"CH{which}"]
         nf, sf = mh // pe, mw // simd
-        w = read_fixed_point_weights(params, f"weights{which}", str(d / "params.h"))
+        w = read_fixed_point_weights(params, f"weights{which}", str(d / "params.h"), (pe, nf * sf, simd))
         if w.shape != (pe, nf * sf, simd):
             raise HwsqueezeError(f"{d / 'params.h'}: weights{which} is {w.shape}, expected {(pe, nf * sf, simd)}")
         w = w.reshape(pe, nf, sf, simd).transpose(1, 2, 0, 3)  # (NF, SF, PE, SIMD)

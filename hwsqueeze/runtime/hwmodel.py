@@ -17,6 +17,7 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
+from ..deploy.files import inside
 from ..errors import HwsqueezeError
 from .hwcompute import folded_mvau
 from .hwsources import read_memblock_words, read_mvau_folding, read_thresholds_header
@@ -39,11 +40,11 @@ def _mvau(node: dict, layer_dir: Path) -> Callable[[List[Tensor]], List[Tensor]]
     if a.get("mem_mode", "internal_decoupled") != "internal_decoupled":
         raise HwsqueezeError(f"{node['name']}: mem_mode {a.get('mem_mode')} is not supported by the emulator")
     # weight memory word nf*SF + sf holds, for each PE lane, SIMD weights of row nf*PE + pe
-    words = read_memblock_words(layer_dir / "memblock.dat", pe, simd, a["weightDataType"], nf * sf)
+    words = read_memblock_words(inside(layer_dir, "memblock.dat"), pe, simd, a["weightDataType"], nf * sf)
     w = words.reshape(nf, sf, pe, simd)
     thr = None
     if not a.get("noActivation", 0):
-        thr, act_val = read_thresholds_header(layer_dir / "thresh.h")
+        thr, act_val = read_thresholds_header(inside(layer_dir, "thresh.h"))
         if thr.shape[:2] != (pe, nf):
             raise HwsqueezeError(f"{layer_dir / 'thresh.h'}: threshold memory {thr.shape[:2]}, expected PE {pe} x {nf}")
         if act_val != a.get("ActVal", 0):
@@ -76,11 +77,11 @@ def _swg(node: dict, _: Path):
     def run(xs):
         x = xs[0]
         n, h, w, c = x.shape
-        rows = []
-        for oy in range(oh):
-            for ox in range(ow):
-                rows.append([(oy * sh + ky * dh) * w + (ox * sw + kx * dw) for ky in range(kh) for kx in range(kw)])
-        idx = np.array(rows, dtype=np.int64)  # (OH*OW, K*K) flat pixel indices
+        # flat pixel index of window tap (ky, kx) of output pixel (oy, ox), as (OH*OW, K*K): broadcast,
+        # not a Python loop over OH*OW (graph.json's OFMDim is checked against the input, deploy/shapes.py)
+        ys = (np.arange(oh)[:, None, None, None] * sh + np.arange(kh)[None, None, :, None] * dh)
+        xs_ = (np.arange(ow)[None, :, None, None] * sw + np.arange(kw)[None, None, None, :] * dw)
+        idx = (ys * w + xs_).reshape(oh * ow, kh * kw)
         flat = x.reshape(n, h * w, c)
         return [flat[:, idx, :].reshape(n, oh, ow, kh * kw * c)]
 
@@ -143,12 +144,14 @@ class HwModel:
     """The dataflow network of a deploy package, layer by layer: ``run(int images) -> int outputs``."""
 
     def __init__(self, graph: dict, hw_dir: Path) -> None:
+        """``graph`` validated (deploy.graph.validate_graph: node names are plain file names); every
+        file is read from ``hw_dir/<node name>`` and refused if a link leads it out of ``hw_dir``."""
         self.graph = graph
         self.layers: List[Tuple[dict, Callable]] = []
         for node in graph["nodes"]:
             if node["op"] not in _LAYERS:
                 raise HwsqueezeError(f"{node['name']}: layer {node['op']} is not supported by the emulated board")
-            layer_dir = Path(hw_dir) / node["name"]
+            layer_dir = inside(hw_dir, node["name"])
             if node["op"] in ("MVAU", "FireExpand") and not layer_dir.is_dir():
                 raise HwsqueezeError(f"generated sources for {node['name']} missing: {layer_dir}")
             self.layers.append((node, _LAYERS[node["op"]](node, layer_dir)))

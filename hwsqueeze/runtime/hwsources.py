@@ -23,6 +23,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from ..deploy import dtype_bits
+from ..deploy.files import MAX_SOURCE_BYTES, read_text, sources
 from ..errors import HwsqueezeError
 
 __all__ = ["read_memblock_words", "read_memblock", "read_thresholds_header", "parse_thresholds", "unfold_thresholds",
@@ -32,15 +33,15 @@ __all__ = ["read_memblock_words", "read_memblock", "read_thresholds_header", "pa
 def read_memblock_words(path: Path, pe: int, simd: int, wdtype: str, wmem: int) -> np.ndarray:
     """The weight memory of a decoupled-mode ``memblock.dat`` as (WMEM, PE, SIMD) integers."""
     bits, signed = dtype_bits(wdtype)
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise HwsqueezeError(f"generated weight file missing: {path}") from None
+    text = read_text(Path(path), MAX_SOURCE_BYTES, f"generated weight file missing: {path}")
     lines = [ln.strip() for ln in text.split() if ln.strip()]
     if len(lines) != wmem:
         raise HwsqueezeError(f"{path}: {len(lines)} memory words, expected {wmem} (PE {pe} SIMD {simd})")
     width = max(len(ln) for ln in lines)
     width += width % 2
+    if width > -(-pe * simd * bits // 4) + 2:  # refused before unpacking: 8 bytes of bits per hex digit
+        raise HwsqueezeError(f"{path}: memory words of {width} hex digits, wider than PE {pe} x SIMD {simd} x "
+                             f"{bits} bits")
     try:
         raw = bytes.fromhex("".join(ln.rjust(width, "0") for ln in lines))
     except ValueError:
@@ -66,15 +67,17 @@ def read_memblock(path: Path, mw: int, mh: int, pe: int, simd: int, wdtype: str)
     return wt.T
 
 
-_THRESH = re.compile(r"ThresholdsActivation<\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,.*?,\s*(-?\d+)\s*,\s*comp::", re.S)
+# at most 9 digits per figure: a 5,000-digit one would make int() raise, a 40-digit one overflow int64
+# the types between STEPS and ActVal span at most 400 characters: an unbounded lazy match would make
+# a file of many unterminated declarations quadratic (minutes for a few MiB)
+_THRESH = re.compile(r"ThresholdsActivation<\s*(\d{1,9})\s*,\s*(\d{1,9})\s*,\s*(\d{1,9})\s*,[^;{}]{0,400}?,"
+                     r"\s*(-?\d{1,9})\s*,\s*comp::")
+_VALUE_LIMIT = 1 << 62  # thresholds beyond act like +-infinity; the reference clips at 2**52
 
 
 def read_thresholds_header(path: Path) -> Tuple[np.ndarray, int]:
     """(thresholds (PE, TMEM, STEPS) as in the header, ActVal) from an HLS ``thresh.h``."""
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise HwsqueezeError(f"generated threshold file missing: {path}") from None
+    text = read_text(Path(path), MAX_SOURCE_BYTES, f"generated threshold file missing: {path}")
     return parse_thresholds(text, str(path))
 
 
@@ -84,11 +87,18 @@ def parse_thresholds(text: str, where: str) -> Tuple[np.ndarray, int]:
     if not m:
         raise HwsqueezeError(f"{where}: no ThresholdsActivation declaration")
     tmem, pe, steps, act_val = (int(g) for g in m.groups())
-    body = text[text.index("=", m.end()):]
-    vals = np.array([int(float(v)) for v in re.findall(r"-?\d+(?:\.\d+)?", body)], dtype=np.int64)
-    if vals.size != pe * tmem * steps:
-        raise HwsqueezeError(f"{where}: {vals.size} thresholds for PE {pe} x TMEM {tmem} x {steps} steps")
-    return vals.reshape(pe, tmem, steps), act_val
+    eq = text.find("=", m.end())
+    if eq < 0:
+        raise HwsqueezeError(f"{where}: the ThresholdsActivation declaration has no values")
+    tokens = re.findall(r"-?\d+(?:\.\d+)?", text[eq:])
+    if len(tokens) != pe * tmem * steps:
+        raise HwsqueezeError(f"{where}: {len(tokens)} thresholds for PE {pe} x TMEM {tmem} x {steps} steps")
+    bad = next((t for t in tokens if len(t) > 24), None)
+    vals = [int(float(t)) if "." in t else int(t) for t in tokens] if bad is None else []
+    if bad is not None or any(abs(v) > _VALUE_LIMIT for v in vals):
+        shown = bad or next(t for t, v in zip(tokens, vals) if abs(v) > _VALUE_LIMIT)
+        raise HwsqueezeError(f"{where}: threshold {shown[:30]} is outside [-2**62, 2**62]")
+    return np.array(vals, dtype=np.int64).reshape(pe, tmem, steps), act_val
 
 
 def unfold_thresholds(thr: np.ndarray) -> np.ndarray:
@@ -100,8 +110,8 @@ def unfold_thresholds(thr: np.ndarray) -> np.ndarray:
     return out
 
 
-_HLS_DEFINE = re.compile(r"#define\s+(MW|MH|SIMD|PE)1\s+(\d+)")
-_RTL_PARAM = re.compile(r"parameter\s+(MW|MH|SIMD|PE)\s*=\s*(\d+)")
+_HLS_DEFINE = re.compile(r"#define\s+(MW|MH|SIMD|PE)1\s+(\d{1,9})(?!\d)")
+_RTL_PARAM = re.compile(r"parameter\s+(MW|MH|SIMD|PE)\s*=\s*(\d{1,9})(?!\d)")
 
 
 def read_mvau_folding(layer_dir: Path) -> Dict[str, int]:
@@ -109,8 +119,8 @@ def read_mvau_folding(layer_dir: Path) -> Dict[str, int]:
     ``#define PE1 2``; ``<layer>_wrapper.v`` of an RTL MVAU: ``parameter PE = 1``)."""
     d = Path(layer_dir)
     for pattern, regex in (("top_*.cpp", _HLS_DEFINE), ("*_wrapper.v", _RTL_PARAM)):
-        for f in sorted(d.glob(pattern)):
-            found = {k: int(v) for k, v in regex.findall(f.read_text())}
+        for f in sources(d, d, pattern):
+            found = {k: int(v) for k, v in regex.findall(read_text(f, MAX_SOURCE_BYTES, f"{f} vanished"))}
             if len(found) == 4:
                 return found
     raise HwsqueezeError(f"{d}: no generated MVAU source defining MW, MH, SIMD and PE")
