@@ -176,6 +176,9 @@ def _run_steps(cfg: BuildConfig, wanted: int, stop: int) -> BuildResult:
             with open(cfg.out_dir / "build.log", "a", buffering=1) as flog, contextlib.redirect_stdout(flog), \
                     contextlib.redirect_stderr(flog):
                 print(f"==== [{i:02d}] {step.name} {time.strftime('%Y-%m-%d %H:%M:%S')}")
+                missing = ctx.env.missing_tools() if step.needs_tools else []
+                if missing:  # the table's needs_tools, checked here for every step that declares it
+                    raise MissingTools(missing)
                 model = step.run(ctx, model)
                 if step.check:
                     _verify(ctx, step, model)

@@ -1,7 +1,8 @@
 """Steps that need Xilinx tools: HLS synthesis, FIFO sizing, stitched IP and the bitstream.
 
-Each runs FINN+'s own transformation when ``vitis_hls`` and ``vivado`` are on PATH; otherwise it
-raises :class:`MissingTools`, which the runner turns into the one-line "no bitstream" result.
+Each runs FINN+'s own transformation. Their rows in ``pipeline.STEPS`` say ``needs_tools``: the
+runner raises :class:`MissingTools` before such a step when ``vitis_hls`` or ``vivado`` is not on
+PATH, and turns it into the one-line "no bitstream" result.
 Never a fake bitstream. After ZynqBuild, Vivado's own reports are read (:mod:`..vivado_reports`):
 a design that misses timing fails the build and its bitstream is not put into the package.
 """
@@ -23,12 +24,6 @@ class MissingTools(Exception):
         self.tools = tools
 
 
-def _needs_tools(ctx) -> None:
-    missing = ctx.env.missing_tools()
-    if missing:
-        raise MissingTools(missing)
-
-
 def _finn_cfg(ctx):
     from finn.builder.build_dataflow_config import DataflowBuildConfig
 
@@ -39,7 +34,6 @@ def _finn_cfg(ctx):
 
 def step_hw_ipgen(ctx, model):
     """Vitis HLS synthesis of every HLS layer (needs vitis_hls)."""
-    _needs_tools(ctx)
     from finn.transformation.fpgadataflow.hlssynth_ip import HLSSynthIP
 
     return model.transform(HLSSynthIP())
@@ -47,7 +41,6 @@ def step_hw_ipgen(ctx, model):
 
 def step_fifo_depths(ctx, model):
     """FIFO sizing by simulation (XSI), else the Fire fork/join rule; then FIFO insertion (needs vivado)."""
-    _needs_tools(ctx)
     from ..finn_env import ensure_xsi
     from ..transforms.fifos import SetForkJoinFIFODepths
 
@@ -70,7 +63,6 @@ def step_fifo_depths(ctx, model):
 
 def step_bitfile(ctx, model):
     """Stitched IP, Zynq shell and bitstream via FINN's ZynqBuild; timing checked; bit + hwh into deploy/ (needs vivado)."""
-    _needs_tools(ctx)
     from finn.transformation.fpgadataflow.make_zynq_proj import ZynqBuild
 
     b = ctx.cfg.board
