@@ -22,7 +22,10 @@ def _package_labels(ds, classes: Optional[List[str]], outputs: int, data: str) -
     """The dataset's labels as the package's class indices, matched by class *name* (a folder
     ``test/{cat,dog}`` holds classes 3 and 5 of CIFAR-10, not 0 and 1); an unknown name is refused.
     A package that records no names is trusted to use the dataset's order only when the dataset has
-    one class per output; otherwise there is no truth to score against (None: no accuracy)."""
+    one class per output; otherwise there is no truth to score against (None: no accuracy), as for
+    ``generated:N`` (synthetic images whose classes mean nothing to a trained package)."""
+    if data.startswith("generated:"):
+        return None
     if classes is None:
         return ds.labels if len(ds.classes) == outputs else None
     unknown = [c for c in ds.classes if c not in classes]
@@ -32,8 +35,10 @@ def _package_labels(ds, classes: Optional[List[str]], outputs: int, data: str) -
     return np.array([classes.index(c) for c in ds.classes], dtype=np.int64)[ds.labels]
 
 
-def _images(deploy: Path, data: Optional[str], n: int, meta: "DeployMeta") -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """(uint8 NHWC images, labels or None) from --data (test split, class-balanced) or the samples."""
+def _images(deploy: Path, data: Optional[str], n: int,
+            meta: "DeployMeta") -> Tuple[np.ndarray, Optional[np.ndarray], Optional[int]]:
+    """(uint8 NHWC images, package labels or None, how many of the data's classes were drawn) from
+    --data (test split, class-balanced) or the samples."""
     if data:
         from ..data import load_dataset
 
@@ -42,11 +47,12 @@ def _images(deploy: Path, data: Optional[str], n: int, meta: "DeployMeta") -> Tu
         ds = load_dataset(data, "test")
         labels = _package_labels(ds, meta.classes, meta.num_outputs, data)
         idx = balanced_indices(ds.labels, n)
-        return ds.images[idx], None if labels is None else labels[idx]
+        return ds.images[idx], None if labels is None else labels[idx], int(len(np.unique(ds.labels[idx])))
     from ..deploy.samples import read_samples
 
     s = read_samples(deploy, n)
-    return s.images, (None if s.synthetic else s.labels)  # synthetic samples: no meaningful labels
+    labels = None if s.synthetic else s.labels  # synthetic samples: no meaningful labels
+    return s.images, labels, None if labels is None else int(len(np.unique(labels)))
 
 
 @click.command()
@@ -72,7 +78,7 @@ def verify(deploy_dir: str, emulated: bool, data: Optional[str], n: int, inject_
     meta = open_package(deploy)[0]  # the whole package checked before anything is read, copied or run
     if inject_fault and not emulated:
         raise HwsqueezeError("--inject-fault needs --emulated (it changes the emulated hardware's files)")
-    images, labels = _images(deploy, data, n, meta)
+    images, labels, covered = _images(deploy, data, n, meta)
     if len(images) == 0:
         raise HwsqueezeError("no images to verify")
     ref = Reference.from_deploy(deploy)
@@ -100,7 +106,7 @@ def verify(deploy_dir: str, emulated: bool, data: Optional[str], n: int, inject_
     sw = np.concatenate(sw_out).reshape(len(images), -1)
     bad = np.flatnonzero((hw != sw).any(axis=1))
     out = {"n": int(len(hw)), "mismatches": int(len(bad)), "target": acc.target, "fault_injected": fault,
-           "classes_covered": int(len(np.unique(labels))) if labels is not None else None,
+           "classes_covered": covered,
            "hw_top1": float((hw.argmax(1) == labels).mean()) if labels is not None else None,
            "sw_top1": float((sw.argmax(1) == labels).mean()) if labels is not None else None,
            "top1_agreement": float((hw.argmax(1) == sw.argmax(1)).mean())}

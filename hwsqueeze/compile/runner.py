@@ -122,9 +122,6 @@ def run_build(cfg: BuildConfig) -> BuildResult:
         raise HwsqueezeError(f"--out {cfg.out_dir}: cannot create the folder ({e.strerror or e})") from None
     # one build per folder: a second one into the same --out is refused until the first ends
     with folder_lock(cfg.out_dir, "a build"), to_file(cfg.out_dir / "build.log"):
-        from ..fsutil import write_json
-
-        write_json(cfg.out_dir / "build_config.json", cfg.to_json())  # what `build --replay` rebuilds from
         return _run_steps(cfg, wanted, stop)
 
 
@@ -146,6 +143,7 @@ def _run_steps(cfg: BuildConfig, wanted: int, stop: int) -> BuildResult:
             model = ModelWrapper(str(_check_input_file(cfg, state, start)))
     if summary_path.exists():
         summary_path.unlink()  # a build in progress or failed must not look complete
+    write_json(cfg.out_dir / "build_config.json", cfg.to_json())  # what `build --replay` rebuilds from
     env = activate(cfg.out_dir)
     state.board, state.tools, state.versions, state.provenance = cfg.board.name, env.tools, vers, prov
     fresh = BuildState()

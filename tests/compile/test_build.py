@@ -185,7 +185,7 @@ def test_boards_listing():
     (("--board", "pynq-z9"), "unknown board 'pynq-z9' (known: kv260 (KV260_SOM), pynq-z1 (Pynq-Z1), pynq-z2"),
     (("--checkpoint", "/nonexistent/model.pt"), "checkpoint not found"),
     (("--target-fps", "fast"), "--target-fps must be a number"),
-    (("--target-fps", "-5"), "--target-fps must be positive"),
+    (("--target-fps", "-5"), "--target-fps must be a positive finite number"),
     (("--from-step", "nosuchstep"), "unknown step 'nosuchstep'"),
 ])
 def test_bad_build_arguments(tmp_path: Path, args, needle):
