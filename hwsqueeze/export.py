@@ -67,6 +67,11 @@ def export_qonnx(model: "SqueezeNet", out: Path, check_images: Optional[np.ndarr
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
+    from .models import SqueezeNet
+
+    if not isinstance(model, SqueezeNet):  # a teacher or the peer: trained and scored here, never compiled
+        raise HwsqueezeError(f"export and build take the SqueezeNet models; this checkpoint is a "
+                             f"{type(model).__name__} (for --teacher, eval and comparison only)")
     if model.spec.is_float:
         raise HwsqueezeError("export needs a quantized model (this checkpoint is float; train with --quant w4a4)")
     out = Path(out)

@@ -108,3 +108,16 @@ def test_eval_every(tmp_path):
     assert ["test_top1" in e for e in epochs] == [False, True, True]
     assert json.loads(r.stdout.strip().splitlines()[-1])["test_top1"] == epochs[-1]["test_top1"]
     assert np.isfinite(epochs[-1]["test_top1"]) and (tmp_path / "learning_curve.png").exists()
+
+
+def test_teacher_checkpoint_does_not_compile(tmp_path):
+    """The committed teacher scores with `eval` but is refused, in one line, by export and build."""
+    from helpers import ROOT
+
+    teacher = ROOT / "checkpoints" / "resnet-teacher-cifar10.pt"
+    for args in (("export", "--checkpoint", str(teacher), "--out", str(tmp_path / "t.onnx")),
+                 ("build", "--checkpoint", str(teacher), "--out", str(tmp_path / "b"), "--estimate-only")):
+        r = run_cli(*args)
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.returncode == BAD_INPUT and "TeacherNet" in lines[-1] and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "t.onnx").exists()
