@@ -114,6 +114,8 @@ def size(model_name: Optional[str], checkpoint: Optional[str], wbits: Optional[i
             model = create(model_name, "float", norm=False)
         except ValueError as e:  # an unknown name: the registry lists the known ones
             raise HwsqueezeError(f"--model: {e}") from None
+    if not hasattr(model, "spec"):  # a teacher or the peer: its storage is not what this tool ships
+        raise HwsqueezeError(f"size counts the SqueezeNet models; {model_name} is a {type(model).__name__}")
     spec = model.spec
     layers, bits = {}, {}
     biases = 0

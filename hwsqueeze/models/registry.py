@@ -79,7 +79,7 @@ def create(name: str, quant: Union[str, QuantSpec, None] = "w4a4", *, weight_bit
     ``bypass`` adds the paper's simple bypass; ``width`` scales all channel counts.
     """
     if name in TEACHERS:
-        if not resolve_spec(quant, weight_bits, act_bits).is_float or bypass or not norm:
+        if not resolve_spec(quant, weight_bits, act_bits).is_float or bypass:  # (always BatchNorm: norm ignored)
             raise ValueError(f"{name} is a float teacher: only --quant float, no --bypass")
         return TeacherNet(TEACHERS[name].scaled(width))
     if name in PEERS:
