@@ -11,10 +11,18 @@ from .fire import Fire
 from .layers import LayerFactory
 from .quant import QuantSpec
 
-__all__ = ["Arch", "SqueezeNet"]
+__all__ = ["Arch", "SqueezeNet", "channel_scaler"]
 
 # A body entry is either "pool" or (squeeze, expand1x1, expand3x3) for one Fire module.
 BodyItem = Union[str, Tuple[int, int, int]]
+
+
+def channel_scaler(width: float):
+    """``c -> c x width`` rounded to a multiple of 8 (folding-friendly), at least 8; refuses a
+    width that is not a positive finite number."""
+    if not isinstance(width, (int, float)) or not 0.0 < width < float("inf"):
+        raise ValueError(f"width {width!r} must be a positive number")
+    return lambda c: max(8, int(round(c * width / 8.0)) * 8)
 
 
 @dataclass(frozen=True)
@@ -56,11 +64,9 @@ class Arch:
 
     def scaled(self, width: float) -> "Arch":
         """Scale every channel count by ``width`` (rounded to a multiple of 8 for folding)."""
-        if not isinstance(width, (int, float)) or not 0.0 < width < float("inf"):
-            raise ValueError(f"width {width!r} must be a positive number")
+        r = channel_scaler(width)
         if width == 1.0:
             return self
-        r = lambda c: max(8, int(round(c * width / 8.0)) * 8)  # noqa: E731
         body = tuple(b if b == "pool" else (r(b[0]), r(b[1]), r(b[2])) for b in self.body)
         return Arch(**{**self.__dict__, "stem_channels": r(self.stem_channels), "body": body})
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .counting import Counted
+from .squeezenet import channel_scaler
 
 __all__ = ["TeacherArch", "TeacherNet"]
 
@@ -45,11 +46,9 @@ class TeacherArch:
 
     def scaled(self, width: float) -> "TeacherArch":
         """Every stage width times ``width`` (rounded to a multiple of 8)."""
-        if not isinstance(width, (int, float)) or not 0.0 < width < float("inf"):
-            raise ValueError(f"width {width!r} must be a positive number")
+        r = channel_scaler(width)
         if width == 1.0:
             return self
-        r = lambda c: max(8, int(round(c * width / 8.0)) * 8)  # noqa: E731
         return TeacherArch(self.input_size, self.num_classes, r(self.stem_channels),
                            tuple(r(w) for w in self.widths), self.residual)
 
