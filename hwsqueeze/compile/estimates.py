@@ -27,6 +27,15 @@ needs, each estimated as stated here (none of them can be measured without Vivad
   SIMD lanes in LUT adders: ``rtl_mvu_luts`` is a model fitted to Yosys' synthesis (xc7) of the RTL
   FINN+ generates (``scripts/synth_rtl_mvu.py``; about 80 LUTs per DSP at SIMD 18), a proxy for
   Vivado's count, which could not be run here.
+* **threshold comparators of HLS MVAUs** (and of a fused FireExpand's two parts): each PE compares
+  its accumulator with its channel's 2^B - 1 thresholds every cycle and counts the hits. FINN+
+  counts these LUTs (and the threshold storage) only with ``ram_style_thresholds ==
+  "distributed"``, although they are LUTs whatever holds the thresholds. Here every MVAU with
+  thresholds gets ``comparator_luts`` (a fit to Yosys' xc7 synthesis of that logic,
+  ``scripts/synth_comparators.py``; ``CMP_LUT``) and its threshold storage (``threshold_storage``:
+  one LUTRAM64 per bit per 64 channels per threshold, as the HLS partitions the array; BRAM18 with
+  ``block``; nothing when a PE serves one channel and HLS folds the thresholds into constants).
+  FINN's own threshold terms are replaced, not added to.
 * **RTL thresholding layers** (``--standalone-thresholds``): FINN+ counts only their threshold
   LUTRAM; a floor for ``thresholding.sv``'s comparators is added (one LUT per input bit per
   binary-search stage per PE, plus 40 of control), not fitted (Yosys' frontend does not take that file).
@@ -41,9 +50,13 @@ from typing import Dict, List, Optional, Tuple
 from qonnx.core.modelwrapper import ModelWrapper
 
 from .boards import MARGIN, Board
+from .latency import critical_path_cycles, pipelined_cycles
+from .layer_costs import (CMP_LUT, RTL_MVU_LUT, binary_search_comparators, comparator_luts, rtl_mvu_luts,
+                          threshold_costs, threshold_parts, thresholding_luts)
 
 __all__ = ["LayerEstimate", "Estimate", "estimate", "rtl_mvu_luts", "thresholding_luts", "RTL_MVU_LUT", "fifo_costs",
-           "fifo_bits", "SHELL_OVERHEAD", "IODMA_OVERHEAD", "SHALLOW_DEPTH"]
+           "comparator_luts", "threshold_costs", "CMP_LUT",
+           "fifo_bits", "pipelined_cycles", "SHELL_OVERHEAD", "IODMA_OVERHEAD", "SHALLOW_DEPTH"]
 
 # Assumed costs (see module docstring): per IODMA and for the rest of the Zynq shell.
 IODMA_OVERHEAD = {"lut": 1500, "bram18": 2, "dsp": 0}
@@ -58,15 +71,16 @@ class LayerEstimate:
     op: str
     folding: Dict[str, object]
     cycles: int
-    lut: int
+    lut: int  # everything, comparator_lut included
     bram18: int
     dsp: int
+    comparator_lut: int = 0  # threshold comparators (part of ``lut``; FINN+ counts 0 unless distributed)
 
 
 @dataclass
 class Estimate:
     fps: float
-    latency_ms: float
+    latency_ms: float  # layers overlapping pixel by pixel (``pipelined_cycles``): what a user would measure
     clock_mhz: float
     totals: Dict[str, int]
     budget: Dict[str, int]
@@ -76,6 +90,7 @@ class Estimate:
     overhead: Dict[str, Dict[str, int]]
     bottleneck: str
     limits: List[str] = field(default_factory=list)
+    latency_sum_ms: float = 0.0  # FINN's figure: layer cycles summed along the critical path (no overlap)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -90,41 +105,6 @@ _FOLD_ATTRS = ("PE", "SIMD", "resType", "mem_mode", "ram_style", "parallel_windo
 def _floor(op) -> int:
     """LUTs of a layer FINN has no LUT model for: a data-path floor (see module docstring)."""
     return 40 + 2 * (int(op.get_instream_width()) + int(op.get_outstream_width()))
-
-
-# RTL MVU LUTs: constant + per DSP + per PE x SIMD + per PE x accumulator bit, least-squares fit to
-# Yosys ``synth_xilinx -family xc7`` of 58 FINN+ 1.6.1 MVAU_rtl layers (``scripts/synth_rtl_mvu.py
-# --sweep``: W4A4 4 lanes, W8A8 and W8A4 2 lanes, PE 2-16, SIMD 1-27): rms error 12 %, within 13 % on
-# every layer above 1,000 LUT, the sweep's total within 0.2 %.
-RTL_MVU_LUT = (77.6, 26.5, 11.3, 2.67)
-
-
-def rtl_mvu_luts(model: Optional[ModelWrapper], node, part: str) -> int:
-    """LUTs of an RTL MVU (``MVAU_rtl``) at its folding: the lane adders and SIMD reduction trees
-    ``mvu.sv`` builds around its DSPs (``RTL_MVU_LUT``; FINN+ itself counts 0)."""
-    from qonnx.custom_op.registry import getCustomOp
-
-    from .dsps import layer_lanes, rtl_dsps, rtl_lanes
-
-    op = getCustomOp(node)
-    lanes = layer_lanes(model, node, part) if model is not None else rtl_lanes(op, part)
-    pe, simd = int(op.get_nodeattr("PE")), int(op.get_nodeattr("SIMD"))
-    c, per_dsp, per_mac, per_acc_bit = RTL_MVU_LUT
-    return round(c + per_dsp * rtl_dsps(op, lanes) + per_mac * pe * simd
-                 + per_acc_bit * pe * op.get_output_datatype().bitwidth())
-
-
-def thresholding_luts(node, part: str) -> int:
-    """LUTs of an RTL thresholding layer: FINN+'s count (its threshold LUTRAM only) plus a floor for the
-    comparators of ``thresholding.sv``'s binary search (module docstring)."""
-    import math
-
-    from qonnx.custom_op.registry import getCustomOp
-
-    op = getCustomOp(node)
-    stages = math.ceil(math.log2(op.get_nodeattr("numSteps") + 1))
-    comparators = int(op.get_nodeattr("PE")) * stages * op.get_input_datatype(0).bitwidth()
-    return int(op.lut_estimation(part)) + 40 + comparators
 
 
 def _layer(node, part: str, model: Optional[ModelWrapper] = None) -> LayerEstimate:
@@ -143,8 +123,15 @@ def _layer(node, part: str, model: Optional[ModelWrapper] = None) -> LayerEstima
            if node.op_type == "Thresholding_rtl" else int(op.lut_estimation(part)))
     if lut == 0:  # no FINN model for this layer type
         lut = _floor(op)
+    bram = int(op.bram_estimation(part))
+    comparators = binary_search_comparators(op) if node.op_type == "Thresholding_rtl" else 0
+    for part_op in threshold_parts(node):  # FINN's threshold terms replaced by ours
+        t = threshold_costs(part_op)
+        comparators += t["comparator_lut"]
+        lut += t["comparator_lut"] + t["mem_lut"] - t["finn_lut"]
+        bram += t["mem_bram18"]
     return LayerEstimate(name=node.name, op=node.op_type, folding=folding, cycles=int(op.get_exp_cycles()),
-                         lut=lut, bram18=int(op.bram_estimation(part)), dsp=dsp)
+                         lut=lut, bram18=bram, dsp=dsp, comparator_lut=comparators)
 
 
 def fifo_costs(model: ModelWrapper, part: str, shallow: int = SHALLOW_DEPTH) -> List[Tuple[int, int, Dict[str, int]]]:
@@ -223,16 +210,6 @@ def _overheads(model: ModelWrapper, part: str) -> Dict[str, Dict[str, int]]:
     return {"width_converters": dwc, "fifos": fifo, "dmas": dma, "shell": dict(SHELL_OVERHEAD)}
 
 
-def _critical_path(model: ModelWrapper, layers: List[LayerEstimate]) -> int:
-    """Cycles along the slowest input-to-output path, summing layers (FINN's pessimistic latency)."""
-    cycles = {e.name: e.cycles for e in layers}
-    done: Dict[str, int] = {}
-    for node in model.graph.node:  # topologically sorted
-        preds = model.find_direct_predecessors(node) or []
-        done[node.name] = cycles[node.name] + max((done[p.name] for p in preds), default=0)
-    return max(done.values())
-
-
 def estimate(model: ModelWrapper, board: Board, margin: float = MARGIN) -> Estimate:
     """Estimates for the folded HW graph ``model`` (the dataflow partition) on ``board``.
 
@@ -246,7 +223,8 @@ def estimate(model: ModelWrapper, board: Board, margin: float = MARGIN) -> Estim
     slowest = max(layers, key=lambda e: e.cycles)
     clk_hz = board.clock_mhz * 1e6
     fps = clk_hz / max(1, slowest.cycles)
-    latency_ms = _critical_path(model, layers) / clk_hz * 1e3
+    latency_ms = pipelined_cycles(model, layers) / clk_hz * 1e3
+    latency_sum_ms = critical_path_cycles(model, layers) / clk_hz * 1e3
     limits = []
     for k in ("lut", "bram18"):
         if totals[k] > margin * budget[k]:
@@ -255,4 +233,5 @@ def estimate(model: ModelWrapper, board: Board, margin: float = MARGIN) -> Estim
         limits.append(f"dsp {totals['dsp']} > {budget['dsp']}")
     return Estimate(fps=round(fps, 1), latency_ms=round(latency_ms, 3), clock_mhz=board.clock_mhz, totals=totals,
                     budget=budget, margin=margin, fits=not limits, layers=layers, overhead=overhead,
-                    bottleneck=f"{slowest.name} ({slowest.cycles} cycles)", limits=limits)
+                    bottleneck=f"{slowest.name} ({slowest.cycles} cycles)", limits=limits,
+                    latency_sum_ms=round(latency_sum_ms, 3))

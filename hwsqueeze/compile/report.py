@@ -9,7 +9,7 @@ from typing import Dict, Optional
 from ..fsutil import write_json
 from ..fsutil import write_text as _write
 from .boards import Board
-from .estimates import IODMA_OVERHEAD, SHELL_OVERHEAD, Estimate
+from .estimates import SHALLOW_DEPTH, IODMA_OVERHEAD, SHELL_OVERHEAD, Estimate
 
 __all__ = ["write_reports", "write_finn_reports", "write_time_per_step", "write_resources", "RESOURCES_JSON"]
 
@@ -71,8 +71,9 @@ def _markdown(est: Estimate, board: Board, extra: dict) -> str:
     t, b = est.totals, est.budget
     pct = lambda k: f"{t[k] / max(1, b[k]):.0%}"  # noqa: E731
     lines = [f"# Estimates: {board.description}", "",
-             f"- **{est.fps:,.0f} FPS** at {est.clock_mhz:g} MHz; latency {est.latency_ms:.2f} ms (pessimistic: "
-             f"sum of layer cycles on the critical path); bottleneck {est.bottleneck}",
+             f"- **{est.fps:,.0f} FPS** at {est.clock_mhz:g} MHz; latency {est.latency_ms:.2f} ms (layers overlapping "
+             f"pixel by pixel, one frame into an idle pipeline; FINN's no-overlap sum of layer cycles on the "
+             f"critical path: {est.latency_sum_ms:.2f} ms); bottleneck {est.bottleneck}",
              f"- **{'fits' if est.fits else 'does NOT fit'}** the budget with a {est.margin:.0%} margin on LUT and BRAM18"
              + ("" if est.fits else f": {'; '.join(est.limits)}"),
              f"- totals: LUT {t['lut']:,} / {b['lut']:,} ({pct('lut')}), BRAM18 {t['bram18']} / {b['bram18']} "
@@ -87,9 +88,22 @@ def _markdown(est: Estimate, board: Board, extra: dict) -> str:
            "shell": f"AXI interconnect, reset, PS wrapper: {SHELL_OVERHEAD['lut']} LUT (assumed)"}
     for k, v in est.overhead.items():
         lines.append(f"| {k} | {v['lut']:,} | {v['bram18']} | {v['dsp']} | {how.get(k, '')} |")
-    lines += ["", "## Layers", "", "| layer | op | folding | cycles | LUT | BRAM18 | DSP |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "## Layers", "", "LUT includes the threshold comparators (their own column) and threshold storage, "
+              "which FINN+'s MVAU model counts only for `ram_style_thresholds=distributed`.", "",
+              "| layer | op | folding | cycles | LUT | of which comparators | BRAM18 | DSP |",
+              "|---|---|---|---|---|---|---|---|"]
     for e in est.layers:
         fold = ", ".join(f"{k}={v}" for k, v in e.folding.items() if k in ("PE", "SIMD", "resType"))
-        lines.append(f"| {e.name} | {e.op} | {fold} | {e.cycles:,} | {e.lut:,} | {e.bram18} | {e.dsp} |")
-    lines += ["", "These are FINN+'s analytical estimates; only Vivado synthesis gives real numbers.", ""]
+        lines.append(f"| {e.name} | {e.op} | {fold} | {e.cycles:,} | {e.lut:,} | {e.comparator_lut:,} | {e.bram18} "
+                     f"| {e.dsp} |")
+    lines += ["", "## Assumptions left (none can be measured without Vivado and a board)", "",
+              f"- FIFOs: every ordinary FIFO at least {SHALLOW_DEPTH} words (FINN's simulation-based sizing decides the "
+              "real depths; measuring needs Vivado's `fifo_depths` step or an RTL simulation of the stitched design).",
+              f"- DMAs and shell: {IODMA_OVERHEAD['lut']:,} LUT per IODMA and {SHELL_OVERHEAD['lut']:,} for the rest, "
+              "typical of FINN PYNQ builds, not measured (Vivado's post-route utilisation of a bitstream build "
+              "replaces all estimates: `report/resources.json`).",
+              "- Comparators and the RTL MVUs' adders: fits to Yosys' xc7 synthesis (a proxy for Vivado's mapping); "
+              "threshold storage: FINN+'s own LUTRAM term.",
+              "- Latency: FIFOs assumed deep enough that no layer stalls its producer; the input arrives one word per cycle.",
+              "", "These are analytical estimates; only Vivado synthesis gives real numbers.", ""]
     return "\n".join(lines)
