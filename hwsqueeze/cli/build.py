@@ -8,7 +8,7 @@ from typing import Optional
 import click
 
 from ..compile.boards import MARGIN
-from ..compile.config import VERIFY_N
+from ..compile.config import FOLDING_SEARCHES, VERIFY_N
 from ..errors import HwsqueezeError
 
 
@@ -39,6 +39,9 @@ def _fps(value: str):
 @click.option("--folding-config", type=click.Path(dir_okay=False), default=None,
               help="A FINN folding config (JSON, e.g. an edited build/<board>/folding_config.json) instead of the "
                    "folding search.")
+@click.option("--folding-search", type=click.Choice(FOLDING_SEARCHES), default=FOLDING_SEARCHES[0], show_default=True,
+              help="How PE/SIMD are chosen: per layer for the fewest LUTs within the DSP/BRAM budget (layerwise), "
+                   "or FINN's SetFolding (smallest parallelism per layer) plus DSP/LUTRAM levers.")
 @click.option("--samples", "samples", default=None,
               help="Dataset whose test images (16, across the classes, with true labels) ship as the package's "
                    "samples. Default: the checkpoint's training data if present, else synthetic images.")
@@ -66,8 +69,8 @@ def _fps(value: str):
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary (build.json) as one JSON object.")
 def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str], onnx_path: Optional[str],
-          target_fps: str, folding_config: Optional[str], samples: Optional[str], margin: float, no_dsp: bool,
-          verify_images: int, fuse_fire: bool, standalone_thresholds: bool, out_dir: Optional[str],
+          target_fps: str, folding_config: Optional[str], folding_search: str, samples: Optional[str], margin: float,
+          no_dsp: bool, verify_images: int, fuse_fire: bool, standalone_thresholds: bool, out_dir: Optional[str],
           from_step: Optional[str], stop_step: Optional[str], estimate_only: bool, require_bitstream: bool,
           replay: Optional[str], list_steps: bool, quiet: bool, as_json: bool) -> None:
     """Compile a trained model with FINN+ into a dataflow accelerator for a board.
@@ -94,7 +97,7 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
     cfg = BuildConfig(board=board, out_dir=out, checkpoint=Path(checkpoint) if checkpoint else None,
                       model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps,
                       folding_config=Path(folding_config).resolve() if folding_config else None, margin=margin,
-                      use_dsps=not no_dsp, fuse_fire=fuse_fire,
+                      use_dsps=not no_dsp, fuse_fire=fuse_fire, folding_search=folding_search,
                       standalone_thresholds=standalone_thresholds, estimate_only=estimate_only,
                       require_bitstream=require_bitstream, from_step=from_step, stop_step=stop_step, samples=samples,
                       verify_n=verify_images)

@@ -17,9 +17,10 @@ from ..errors import HwsqueezeError
 from ..fsutil import sha256_file, write_json
 from .boards import MARGIN, Board
 
-__all__ = ["BuildConfig", "BuildState", "StepRecord", "provenance", "VERIFY_N"]
+__all__ = ["BuildConfig", "BuildState", "StepRecord", "provenance", "VERIFY_N", "FOLDING_SEARCHES"]
 
 VERIFY_N = 8
+FOLDING_SEARCHES = ("layerwise", "setfolding")  # compile.layerwise, or FINN's SetFolding (compile.folding)
 
 
 @dataclass
@@ -33,6 +34,7 @@ class BuildConfig:
     onnx: Optional[Path] = None  # or start from an existing QONNX export
     target_fps: Union[float, str] = "auto"
     folding_config: Optional[Path] = None  # a FINN folding config instead of the folding search
+    folding_search: str = "layerwise"  # FOLDING_SEARCHES: per-layer optimizer, or FINN's SetFolding
     margin: float = MARGIN
     use_dsps: bool = True
     fuse_fire: bool = False  # fused FireExpand layers instead of the Fire expand fork/join
@@ -72,6 +74,8 @@ class BuildConfig:
             raise bad("target_fps", "must be 'auto' or a positive number")
         if isinstance(d["margin"], bool) or not isinstance(d["margin"], (int, float)) or not 0.1 <= d["margin"] <= 1:
             raise bad("margin", "must be a number in [0.1, 1]")
+        if d["folding_search"] not in FOLDING_SEARCHES:
+            raise bad("folding_search", f"must be one of {', '.join(FOLDING_SEARCHES)}")
         if type(d["verify_n"]) is not int or not 1 <= d["verify_n"] <= 1024:
             raise bad("verify_n", "must be an integer in 1..1024")
         paths = {k: Path(d[k]) if d[k] is not None else None for k in _PATHS}
@@ -185,6 +189,7 @@ def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:
         "finn_deps": deps_fingerprint(),  # FINN+ writes the FINN_DEPS path into the HLS TCL at codegen
         "samples": f"samples from {cfg.samples}" if cfg.samples else "samples: the checkpoint's dataset if present",
         "folding": (f"folding config {Path(cfg.folding_config).name} #{sha256_file(Path(cfg.folding_config))[:16]}"
-                    if cfg.folding_config else f"target_fps={cfg.target_fps} margin={cfg.margin:g} dsps={cfg.use_dsps}")
+                    if cfg.folding_config else f"target_fps={cfg.target_fps} margin={cfg.margin:g} dsps={cfg.use_dsps} "
+                                               f"search={cfg.folding_search}")
                     + (" fuse_fire" if cfg.fuse_fire else ""),
     }

@@ -103,6 +103,7 @@ def step_folding(ctx, model):
     """PE/SIMD per layer for --target-fps (a number, or 'auto' = fastest that fits)."""
     from ...fsutil import write_json
     from ..folding import apply_folding_config, auto_fold, fold, max_fps, no_fit_message
+    from ..layerwise import layerwise_auto_fold, layerwise_fold_cycles
 
     cfg = ctx.cfg
     if cfg.folding_config is not None:
@@ -112,15 +113,20 @@ def step_folding(ctx, model):
             raise HwsqueezeError(f"folding config {cfg.folding_config}: " + no_fit_message(res.estimate, cfg.board),
                                  exit_code=NO_FIT)
     elif cfg.target_fps == "auto":
-        res = auto_fold(model, cfg.board, cfg.margin, cfg.use_dsps, progress=lambda s: ctx.log("  " + s),
-                        fuse=cfg.fuse_fire)
+        search = layerwise_auto_fold if cfg.folding_search == "layerwise" else auto_fold
+        res = search(model, cfg.board, cfg.margin, cfg.use_dsps, progress=lambda s: ctx.log("  " + s),
+                     fuse=cfg.fuse_fire)
     else:
         fps = float(cfg.target_fps)
         ceiling = max_fps(model, cfg.board, cfg.fuse_fire)
         if fps > ceiling * 1.0001:
             raise HwsqueezeError(f"target {fps:,.0f} FPS is impossible: fully unfolded, this model reaches "
                                  f"{ceiling:,.0f} FPS at {cfg.board.clock_mhz:g} MHz", exit_code=NO_FIT)
-        res = fold(model, cfg.board, fps, cfg.margin, cfg.use_dsps, cfg.fuse_fire)
+        if cfg.folding_search == "layerwise":
+            res = layerwise_fold_cycles(model, cfg.board, max(1, int(cfg.board.clock_mhz * 1e6 / fps)), cfg.margin,
+                                        cfg.fuse_fire, fps=fps, use_dsps=cfg.use_dsps)
+        else:
+            res = fold(model, cfg.board, fps, cfg.margin, cfg.use_dsps, cfg.fuse_fire)
         if not res.estimate.fits and not cfg.estimate_only:
             raise HwsqueezeError(f"target {fps:,.0f} FPS: " + no_fit_message(res.estimate, cfg.board), exit_code=NO_FIT)
     ctx.state.folding = {"target_fps": round(res.target_fps, 1), "dsp_layers": res.dsp_layers,
@@ -143,7 +149,8 @@ def step_estimates(ctx, model):
     write_reports(est, ctx.cfg.board, ctx.cfg.out_dir, extra={"folding": ctx.state.folding,
                                                               "source": ctx.state.source})
     write_finn_reports(model, ctx.cfg.board, ctx.cfg.out_dir)
-    ctx.state.estimate = {k: getattr(est, k) for k in ("fps", "latency_ms", "fits", "totals", "bottleneck")}
+    ctx.state.estimate = {k: getattr(est, k) for k in ("fps", "latency_ms", "latency_sum_ms", "fits", "totals",
+                                                       "bottleneck")}
     ctx.state.resources = {"source": "estimate (FINN+ analytical estimates + hwsqueeze's overheads; Vivado "
                                      "replaces them after the bitfile step)", **est.totals}
     write_resources(ctx.cfg.out_dir, ctx.state.resources)
