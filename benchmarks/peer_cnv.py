@@ -232,7 +232,10 @@ def figures(model, board) -> dict:
     slowest = max(cycles, key=cycles.get)
     return {"fps": board.clock_mhz * 1e6 / cycles[slowest], "max_cycles": int(cycles[slowest]), "bottleneck": slowest,
             "layers": layers, "total": dict(est.totals), "overhead": est.overhead, "fits": est.fits,
-            "budget": dict(est.budget), "margin": est.margin, "weights": weights, "weight_bits": bits}
+            "budget": dict(est.budget), "margin": est.margin, "weights": weights, "weight_bits": bits,
+            "comparator_lut": sum(e.comparator_lut for e in est.layers), "latency_ms": est.latency_ms,
+            "layers_ours": {k: sum(getattr(e, k) for e in est.layers) for k in ("lut", "bram18", "dsp")},
+            "latency_sum_ms": est.latency_sum_ms}
 
 
 def ours(build: Optional[Path], board) -> dict:
@@ -296,7 +299,8 @@ def to_json(ours_f: dict, peer_f: dict, peer_at_ours: dict) -> dict:
                 "lut": f["total"]["lut"], "bram18": f["total"]["bram18"], "dsp": f["total"]["dsp"],
                 "layers_only": dict(f["layers"]), "overhead": f["overhead"], "fits": f["fits"],
                 "weights": f["weights"], "weight_bits": f["weight_bits"], "bottleneck": f["bottleneck"],
-                "build": f["build"]}
+                "build": f["build"], "comparator_lut": f["comparator_lut"], "latency_ms": f["latency_ms"],
+                "latency_sum_ms": f["latency_sum_ms"]}
     peer = row(peer_f)
     peer["at_hwsqueeze_fps"] = row(peer_at_ours)
     return {"hwsqueeze": row(ours_f), "cnv_w2a2": peer}
@@ -304,14 +308,16 @@ def to_json(ours_f: dict, peer_f: dict, peer_at_ours: dict) -> dict:
 
 def markdown(rows) -> str:
     """The side-by-side table; ``rows`` = [(name, figures dict), ...]."""
-    head = ("| | top-1 | est. FPS | LUT layers only | BRAM18 layers only | DSP | LUT total | BRAM18 total "
-            "| fits 85 % | weights |\n|---|---|---|---|---|---|---|---|---|---|")
+    head = ("| | top-1 | est. FPS | latency pipelined / FINN's sum | LUT layers only (FINN+) | BRAM18 layers only "
+            "| DSP | LUT total | of which comparators | BRAM18 total | fits 85 % | weights |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|")
     out = [head]
     for name, f in rows:
         top1 = "-" if f["top1"] is None else f"{100 * f['top1']:.2f} % ({f['top1_source'].split(' ')[0]})"
         lay, tot, bud = f["layers"], f["total"], f["budget"]
-        out.append(f"| {name} | {top1} | {f['fps']:,.0f} | {lay['lut']:,} | {lay['bram18']} | {tot['dsp']} | "
-                   f"{tot['lut']:,} ({100 * tot['lut'] / bud['lut']:.0f} %) | "
+        out.append(f"| {name} | {top1} | {f['fps']:,.0f} | {f['latency_ms']:.2f} / {f['latency_sum_ms']:.2f} ms | "
+                   f"{lay['lut']:,} | {lay['bram18']} | {tot['dsp']} | "
+                   f"{tot['lut']:,} ({100 * tot['lut'] / bud['lut']:.0f} %) | {f['comparator_lut']:,} | "
                    f"{tot['bram18']} ({100 * tot['bram18'] / bud['bram18']:.0f} %) | {'yes' if f['fits'] else 'no'} | "
                    f"{f['weights'] / 1e6:.2f} M, {f['weight_bits'] / 8e6:.2f} MB |")
     return "\n".join(out)
@@ -361,7 +367,8 @@ def main(argv=None) -> int:
         print(json.dumps(to_json(o, a, b)))
         return 0
     print(markdown([(a["label"], a), (b["label"], b), (o["label"] + " (shipped)", o)]))
-    print("\nLUT/BRAM18 total = layers + width converters + FIFOs + 2 IODMAs + shell, the same model "
+    print("\nLUT/BRAM18 total = layers (threshold comparators and storage counted) + width converters + FIFOs + "
+          "2 IODMAs + shell, the same model "
           "(hwsqueeze/compile/estimates.py) on both graphs; xc7z020 @ 100 MHz; 'fits' = within 85 % of LUT "
           "and BRAM18. Peer top-1: " + PEER_TOP1_SOURCE + ".")
     return 0

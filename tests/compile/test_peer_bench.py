@@ -101,8 +101,11 @@ def test_overhead_model_is_the_same_on_both_sides(peer, board, finn_env):
         assert o["dmas"] == {"lut": 3000, "bram18": 4, "dsp": 0}
         assert o["shell"] == {"lut": 2500, "bram18": 0, "dsp": 0}
         assert o["fifos"]["lut"] > 0  # FINN inserts at least the input and output FIFO
-        for k in ("lut", "bram18", "dsp"):  # total = layers (FINN models all MVAUs) + every overhead
-            assert f["total"][k] == f["layers"][k] + sum(part[k] for part in o.values())
+        for k in ("lut", "bram18", "dsp"):  # total = layers + every overhead
+            assert f["total"][k] == f["layers_ours"][k] + sum(part[k] for part in o.values())
+        # our layers = FINN's + what it leaves out of thresholded MVAUs (comparators and threshold storage)
+        assert f["layers_ours"]["lut"] - f["layers"]["lut"] >= f["comparator_lut"] > 0  # 15 thresholds a channel
+        assert f["layers_ours"]["dsp"] == f["layers"]["dsp"]
     assert one["overhead"]["width_converters"]["lut"] == 0  # widths match: FINN inserts no converter
     assert two["overhead"]["width_converters"]["lut"] > 0  # 16-bit -> 64-bit stream: one converter
     j = peer.to_json(_with_meta(one, 0.85, "measured"), _with_meta(two, 0.8903, "published ..."),
@@ -125,8 +128,9 @@ def test_json_and_table_schema(peer, board, finn_env):
         assert side["lut"] == f["total"]["lut"] and side["layers_only"] == f["layers"]
     assert j["cnv_w2a2"]["top1"] == 0.8903 and j["cnv_w2a2"]["top1_source"].startswith("published")
     lines = peer.markdown([("CNV", cnv), ("ours", ours)]).splitlines()
-    assert len(lines) == 4 and all(line.count("|") == 11 for line in lines)
-    assert "| 89.03 % (published) | 390,625 |" in lines[2] and "85.85 % (measured)" in lines[3]
+    assert len(lines) == 4 and all(line.count("|") == 13 for line in lines)
+    assert "| 89.03 % (published) | 390,625 | " in lines[2] and "85.85 % (measured)" in lines[3]
+    assert f" {f['latency_ms']:.2f} / {f['latency_sum_ms']:.2f} ms |" in lines[3]
 
 
 def test_finn_examples_folding_maps_conv_window_generators_by_role(peer):
