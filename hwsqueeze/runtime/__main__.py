@@ -4,7 +4,7 @@
     python3 -m hwsqueeze.runtime verify [--n 16]          # hardware vs reference vs FINN's outputs
     python3 -m hwsqueeze.runtime classify IMAGE [IMAGE...] [--k 5]
     python3 -m hwsqueeze.runtime benchmark [--batch 1 8 64]
-    python3 -m hwsqueeze.runtime throughput_test          # finn-plus-driver's keys, as JSON
+    python3 -m hwsqueeze.runtime throughput_test [--batch-size 1]  # finn-plus-driver's keys + "target", JSON
 
 ``--deploy DIR`` (default: the package this code sits in, else the current folder),
 ``--emulated`` forces the emulated board, ``--debug`` shows the traceback of an error. Exit codes
@@ -91,7 +91,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     c.add_argument("--k", type=int, default=5)
     b = sub.add_parser("benchmark", help="images/s and latency per batch size")
     b.add_argument("--batch", type=int, nargs="+", default=[1, 8, 64])
-    sub.add_parser("throughput_test", help="finn-plus-driver's throughput_test, as JSON")
+    t = sub.add_parser("throughput_test", help="finn-plus-driver's throughput_test, as JSON (plus \"target\")")
+    t.add_argument("--batch-size", type=int, default=1, help="images per run (FINN's batch_size)")
     args = ap.parse_args(argv)
     try:
         return _main(args)
@@ -125,6 +126,7 @@ def _main(args: argparse.Namespace) -> int:
             for r in acc.benchmark(batch_sizes=args.batch):
                 print(f"batch {r['batch']:4d}: {r['fps']:9.1f} images/s, {r['latency_ms']:8.2f} ms ({r['target']})")
             return 0
+        acc.batch_size = args.batch_size
         print(json.dumps(acc.throughput_test()))
         return 0
 
