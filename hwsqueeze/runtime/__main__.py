@@ -17,16 +17,12 @@ import argparse
 import json
 import sys
 import traceback
-import warnings
 from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
 
 from ..errors import BAD_INPUT, VERIFY_FAILED, HwsqueezeError, failure
-
-MAX_IMAGE_PIXELS = 50_000_000  # an image file's declared size, checked before it is decoded (a 50 MP photo)
-
 
 def _default_deploy() -> Path:
     here = Path(__file__).resolve().parents[2]  # <package>/hwsqueeze/runtime/__main__.py
@@ -35,23 +31,14 @@ def _default_deploy() -> Path:
 
 def _load_image(path: str, size: int) -> np.ndarray:
     """Centre square crop, resized to the model's input (as the classify notebook does)."""
+    from .testset import MAX_IMAGE_BYTES, decode_image
+
     try:
-        from PIL import Image
-    except ImportError:
-        raise HwsqueezeError("classify needs Pillow to read image files (PYNQ images have it)") from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
-            if im.width * im.height > MAX_IMAGE_PIXELS:  # the header's claim, before decoding allocates it
-                raise HwsqueezeError(f"{path}: {im.width}x{im.height} pixels, more than the limit of "
-                                     f"{MAX_IMAGE_PIXELS:,}")
-            im = im.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
-        raise HwsqueezeError(f"{path}: not a readable image ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
-    side = min(im.size)
-    im = im.crop(((im.width - side) // 2, (im.height - side) // 2, (im.width + side) // 2, (im.height + side) // 2))
-    return np.asarray(im.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        with open(path, "rb") as f:
+            data = f.read(MAX_IMAGE_BYTES + 1)
+    except OSError as e:
+        raise HwsqueezeError(f"{path}: not a readable image ({e.strerror or e})") from None
+    return decode_image(data, path, size)
 
 
 def _verify(acc, deploy: Path, n: int) -> int:
