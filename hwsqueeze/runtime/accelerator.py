@@ -147,8 +147,8 @@ class Accelerator(FinnDriverNames):
         self._free()
         cap = max(n, 1)
         # Cacheable, as finn-plus-driver allocates on zynq-iodma: the CPU packs and unpacks at cache
-        # speed; the Zynq's caches are not coherent with the DMAs, so _execute flushes the input
-        # before the device reads it and invalidates the output after the device wrote it.
+        # speed; the Zynq's caches are not coherent with the DMAs, so _copy_in flushes the input
+        # before the device reads it and _copy_out invalidates the output after the device wrote it.
         self._ibuf = self._allocate(shape=(cap,) + self.meta.input.packed, dtype=np.uint8, cacheable=True)
         self._obuf = self._allocate(shape=(cap,) + self.meta.output.packed, dtype=np.uint8, cacheable=True)
 
