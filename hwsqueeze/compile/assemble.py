@@ -24,7 +24,7 @@ from ..deploy.bitstream import write_readme
 from ..errors import HwsqueezeError
 from ..fsutil import atomic_dir
 from ..resources import resource_dir
-from .driver import io_from_settings, make_finn_driver, read_settings
+from .driver import io_from_settings, make_finn_driver
 
 __all__ = ["write_deploy"]
 
@@ -118,7 +118,7 @@ def write_deploy(model, build_dir: Path, board, state, classes: Optional[List[st
 
     build_dir = Path(build_dir)
     driver_dir = make_finn_driver(model, board, build_dir / "finn_tmp" / "driver_partitions")
-    io = io_from_settings(read_settings(driver_dir))  # deploy.json says what FINN's driver reads
+    io = io_from_settings(driver_dir)  # deploy.json says what FINN's driver reads
     logits_shape = state.output.get("logits_shape")
     if logits_shape:  # the CPU tail reshapes (1, 1, 1, 10) to (1, 10); the stream is the same
         io["output"]["shape_normal"] = tuple(int(s) for s in logits_shape)

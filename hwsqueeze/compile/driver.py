@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Dict
+
+from ..deploy.finn_settings import parse_finn_settings
 
 __all__ = ["make_finn_driver", "io_from_settings", "DRIVER_TYPE"]
 
@@ -60,24 +63,9 @@ def make_finn_driver(model, board, work_dir: Path) -> Path:
     return Path(m.get_metadata_prop("pynq_driver_dir"))
 
 
-def io_from_settings(settings: dict) -> Dict[str, dict]:
-    """deploy.json's ``input``/``output`` (without scale) from FINN's ``settings.json`` content."""
-    io = settings["driver_information"]["io_shape_dict"]
-    if io["num_inputs"] != 1 or io["num_outputs"] != 1:
-        from ..errors import HwsqueezeError
-
-        raise HwsqueezeError(f"the accelerator has {io['num_inputs']} inputs and {io['num_outputs']} outputs; "
-                             "the deploy package supports one of each")
-
-    def name(dt: str) -> str:  # FINN writes the datatype as text "DataType['UINT8']"
-        return dt.replace("DataType['", "").replace("']", "")
-
-    return {side: {"dma": io[f"{k}dma_names"][0], "dtype": name(io[f"{k}dt"][0]),
-                   "shape_normal": tuple(io[f"{k}shape_normal"][0]), "shape_folded": tuple(io[f"{k}shape_folded"][0]),
-                   "shape_packed": tuple(io[f"{k}shape_packed"][0])}
-            for side, k in (("input", "i"), ("output", "o"))}
-
-
-def read_settings(driver_dir: Path) -> dict:
-    """The ``settings.json`` that :func:`make_finn_driver` wrote."""
-    return json.loads((Path(driver_dir) / "settings.json").read_text())
+def io_from_settings(driver_dir: Path) -> Dict[str, dict]:
+    """deploy.json's ``input``/``output`` (without scale) from the ``settings.json`` that
+    :func:`make_finn_driver` wrote, parsed by the deploy format's reader (one owner of its fields)."""
+    path = Path(driver_dir) / "settings.json"
+    s = parse_finn_settings(json.loads(path.read_text()), path)
+    return {"input": asdict(s.input), "output": asdict(s.output)}

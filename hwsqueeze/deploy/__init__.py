@@ -1,8 +1,8 @@
 """The deploy package format — the one contract between the build and the board.
 
 Its only owner: file layout and ``deploy.json`` (:mod:`.package`), the reference graph files
-(:mod:`.graph`), the bitstream record and package README (:mod:`.bitstream`), datatype names (:mod:`.datatypes`), DMA bit packing (:mod:`.packing`) and the
-IODMA register map (:mod:`.iodma`). The build writes packages through it; the runtime, the
+(:mod:`.graph`), the bitstream record and package README (:mod:`.bitstream`), datatype names (:mod:`.datatypes`), DMA bit packing (:mod:`.packing`),
+FINN's driver settings ``driver/settings.json`` (:mod:`.finn_settings`) and the IODMA register map (:mod:`.iodma`). The build writes packages through it; the runtime, the
 emulated board, the reference engine, ``verify``, notebooks and tests read them through it.
 numpy only, Python 3.8+: it ships to the board inside every package.
 """

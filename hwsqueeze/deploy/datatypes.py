@@ -1,7 +1,9 @@
 """FINN integer datatype names (``UINT8``, ``INT21``, ``BIPOLAR``, ...) as the package uses them.
 
 The deploy package names every tensor's datatype the way qonnx's ``DataType`` does; this is the
-one place that turns such a name into a value range and a bit width (numpy-free).
+one place that turns such a name into a value range and a bit width (numpy-free), and
+:class:`DataType` is the stand-in for qonnx's object that finn-plus-driver's ``idt()``/``odt()``
+return (the board has no qonnx).
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Tuple
 
 from ..errors import HwsqueezeError
 
-__all__ = ["dtype_range", "dtype_bits", "is_known_dtype"]
+__all__ = ["DataType", "dtype_range", "dtype_bits", "is_known_dtype"]
 
 _INT = re.compile(r"(U?)INT(\d+)")
 
@@ -44,3 +46,73 @@ def dtype_bits(name: str) -> Tuple[int, bool]:
     if name == "BIPOLAR":
         return 1, False
     return int(hi - lo).bit_length(), lo < 0
+
+
+class _ByName(type):
+    def __getitem__(cls, name: str) -> "DataType":  # qonnx's spelling: DataType["UINT8"]
+        return cls(name)
+
+
+class DataType(metaclass=_ByName):
+    """A FINN integer datatype with the methods of qonnx's ``DataType`` that driver code uses.
+
+    Like qonnx's, it prints as its name and equals its name, so ``acc.idt() == "UINT8"``,
+    ``str(acc.idt())`` and a comparison with qonnx's own ``DataType["UINT8"]`` all hold.
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        dtype_range(name)  # one error line for a name the board side does not know
+        self._name = "BINARY" if name == "UINT1" else name  # qonnx's canonical name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def bitwidth(self) -> int:
+        """Bits per value (BIPOLAR: 1)."""
+        return dtype_bits(self._name)[0]
+
+    def min(self) -> int:
+        return dtype_range(self._name)[0]
+
+    def max(self) -> int:
+        return dtype_range(self._name)[1]
+
+    def signed(self) -> bool:
+        """Whether it holds negative values (qonnx's definition: BIPOLAR is signed)."""
+        return self.min() < 0
+
+    def is_integer(self) -> bool:
+        return True
+
+    def allowed(self, value):
+        """True where ``value`` (a number or numpy array) is an integer within range, as qonnx's."""
+        import numpy as np  # only here: the rest of this module stays numpy-free
+
+        v = np.asarray(value)
+        ok = (np.round(v) == v) & (v >= self.min()) & (v <= self.max())
+        if self._name == "BIPOLAR":
+            ok = ok & (v != 0)
+        return bool(ok) if ok.ndim == 0 else ok
+
+    def get_canonical_name(self) -> str:
+        return self._name
+
+    def __str__(self) -> str:
+        return self._name
+
+    __repr__ = __str__
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return other == self._name
+        name = getattr(other, "name", None)  # qonnx's DataType, or ours
+        return isinstance(name, str) and name == self._name
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self._name)

@@ -15,6 +15,7 @@ Layout (paths relative to the package root)::
                                 (bitfile/stale/ when the design changed since, see assemble)
     driver/settings.json        FINN+'s own driver settings (MakePYNQDriver), for finn-plus-driver:
                                 finn-plus-driver -b bitfile/hwsqueeze.bit -s driver/settings.json ...
+                                (read by deploy/finn_settings.py: FINN's shapes, e.g. output (1, 1, 1, 10))
     README.md                   says whether there is a bitstream (deploy/bitstream.py)
     samples/images.npy          uint8 NHWC sample images; labels.json; expected_outputs.npy
                                 (FINN+'s own execution of the HW graph on them, at build time)

@@ -4,7 +4,7 @@
     python3 -m hwsqueeze.runtime verify [--n 16]          # hardware vs reference vs FINN's outputs
     python3 -m hwsqueeze.runtime classify IMAGE [IMAGE...] [--k 5]
     python3 -m hwsqueeze.runtime benchmark [--batch 1 8 64]
-    python3 -m hwsqueeze.runtime throughput_test          # finn-plus-driver's keys, as JSON
+    python3 -m hwsqueeze.runtime throughput_test [--batch-size 1]  # finn-plus-driver's keys + "target", JSON
 
 ``--deploy DIR`` (default: the package this code sits in, else the current folder),
 ``--emulated`` forces the emulated board, ``--debug`` shows the traceback of an error. Exit codes
@@ -17,16 +17,12 @@ import argparse
 import json
 import sys
 import traceback
-import warnings
 from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
 
 from ..errors import BAD_INPUT, VERIFY_FAILED, HwsqueezeError, failure
-
-MAX_IMAGE_PIXELS = 50_000_000  # an image file's declared size, checked before it is decoded (a 50 MP photo)
-
 
 def _default_deploy() -> Path:
     here = Path(__file__).resolve().parents[2]  # <package>/hwsqueeze/runtime/__main__.py
@@ -35,23 +31,14 @@ def _default_deploy() -> Path:
 
 def _load_image(path: str, size: int) -> np.ndarray:
     """Centre square crop, resized to the model's input (as the classify notebook does)."""
+    from .testset import MAX_IMAGE_BYTES, decode_image
+
     try:
-        from PIL import Image
-    except ImportError:
-        raise HwsqueezeError("classify needs Pillow to read image files (PYNQ images have it)") from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
-            if im.width * im.height > MAX_IMAGE_PIXELS:  # the header's claim, before decoding allocates it
-                raise HwsqueezeError(f"{path}: {im.width}x{im.height} pixels, more than the limit of "
-                                     f"{MAX_IMAGE_PIXELS:,}")
-            im = im.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
-        raise HwsqueezeError(f"{path}: not a readable image ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
-    side = min(im.size)
-    im = im.crop(((im.width - side) // 2, (im.height - side) // 2, (im.width + side) // 2, (im.height + side) // 2))
-    return np.asarray(im.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        with open(path, "rb") as f:
+            data = f.read(MAX_IMAGE_BYTES + 1)
+    except OSError as e:
+        raise HwsqueezeError(f"{path}: not a readable image ({e.strerror or e})") from None
+    return decode_image(data, path, size)
 
 
 def _verify(acc, deploy: Path, n: int) -> int:
@@ -91,7 +78,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     c.add_argument("--k", type=int, default=5)
     b = sub.add_parser("benchmark", help="images/s and latency per batch size")
     b.add_argument("--batch", type=int, nargs="+", default=[1, 8, 64])
-    sub.add_parser("throughput_test", help="finn-plus-driver's throughput_test, as JSON")
+    t = sub.add_parser("throughput_test", help="finn-plus-driver's throughput_test, as JSON (plus \"target\")")
+    t.add_argument("--batch-size", type=int, default=1, help="images per run (FINN's batch_size)")
     args = ap.parse_args(argv)
     try:
         return _main(args)
@@ -125,6 +113,7 @@ def _main(args: argparse.Namespace) -> int:
             for r in acc.benchmark(batch_sizes=args.batch):
                 print(f"batch {r['batch']:4d}: {r['fps']:9.1f} images/s, {r['latency_ms']:8.2f} ms ({r['target']})")
             return 0
+        acc.batch_size = args.batch_size
         print(json.dumps(acc.throughput_test()))
         return 0
 

@@ -47,20 +47,25 @@ def _address(buf) -> int:
 
 class Accelerator(FinnDriverNames):
     """``run(uint8 NHWC images) -> integer logits``; ``classify``; ``benchmark``; and
-    finn-plus-driver's ``execute``/``throughput_test``/shape accessors."""
+    finn-plus-driver's driver surface (``batch_size``, ``idt``, ``ishape_normal`` ...,
+    ``execute``, ``throughput_test``: :mod:`.finn_compat`)."""
 
-    def __init__(self, deploy_dir: Union[str, Path], *, max_batch: int = 256, timeout_s: float = 10.0,
-                 _board=None) -> None:
+    def __init__(self, deploy_dir: Union[str, Path], *, batch_size: int = 1, max_batch: int = 256,
+                 timeout_s: float = 10.0, _board=None) -> None:
+        """``batch_size``: images per FINN-style ``execute``/``throughput_test`` (FINN's default 1);
+        ``max_batch``: images per DMA transfer in ``run`` (any number of images, in chunks)."""
         self.deploy_dir = Path(deploy_dir)
         self.meta = open_package(self.deploy_dir)[0]  # the whole package validated, graph included
-        if not (isinstance(max_batch, int) and max_batch > 0):
+        if isinstance(max_batch, bool) or not (isinstance(max_batch, int) and max_batch > 0):
             raise HwsqueezeError(f"max_batch must be a positive integer, got {max_batch!r}")
         if not (isinstance(timeout_s, (int, float)) and 0 < timeout_s < float("inf")):
             raise HwsqueezeError(f"timeout_s must be a positive finite number of seconds, got {timeout_s!r}")
         ins, outs = self.meta.input, self.meta.output
         # the DMA buffers hold max_batch images: bounded in bytes whatever the package's port sizes
         per_image = int(np.prod(ins.packed)) + int(np.prod(outs.packed))
-        self.timeout_s, self.max_batch = float(timeout_s), min(int(max_batch), max(1, MAX_BATCH_BYTES // per_image))
+        self._max_images = max(1, MAX_BATCH_BYTES // per_image)
+        self.timeout_s, self.max_batch = float(timeout_s), min(int(max_batch), self._max_images)
+        self.batch_size = batch_size  # checked by the property (finn_compat)
         self.in_shape, self.out_shape = ins.normal, outs.normal
         self.scale = outs.scale
         if _board is None:
@@ -80,6 +85,7 @@ class Accelerator(FinnDriverNames):
                 raise HwsqueezeError(f"the overlay's '{name}' is not a DMA with registers; is the bitstream from "
                                      "this deploy package?")
         self._ibuf = self._obuf = None
+        self._deadline = 0.0
         self.why = "real board (pynq overlay)" if self.target == "board" else "EMULATED board (asked for)"
 
     # ------------------------------------------------------------------ construction
@@ -141,37 +147,59 @@ class Accelerator(FinnDriverNames):
         self._free()
         cap = max(n, 1)
         # Cacheable, as finn-plus-driver allocates on zynq-iodma: the CPU packs and unpacks at cache
-        # speed; the Zynq's caches are not coherent with the DMAs, so _execute flushes the input
-        # before the device reads it and invalidates the output after the device wrote it.
+        # speed; the Zynq's caches are not coherent with the DMAs, so _copy_in flushes the input
+        # before the device reads it and _copy_out invalidates the output after the device wrote it.
         self._ibuf = self._allocate(shape=(cap,) + self.meta.input.packed, dtype=np.uint8, cacheable=True)
         self._obuf = self._allocate(shape=(cap,) + self.meta.output.packed, dtype=np.uint8, cacheable=True)
 
-    def _execute(self, packed: np.ndarray, times: Optional[Dict[str, float]] = None) -> np.ndarray:
-        """One batch through the DMAs: the FINN Zynq IODMA protocol on packed buffers."""
+    def _copy_in(self, packed: np.ndarray) -> None:
+        """Packed input into the DMA buffer, then flushed: without the flush the IODMA reads stale DDR."""
         n = packed.shape[0]
         self._buffers(n)
-        t0 = time.perf_counter()
         self._ibuf[:n] = packed
-        self._ibuf.flush()  # CPU cache -> DDR: without it the IODMA reads stale input
-        t1 = time.perf_counter()
+        self._ibuf.flush()
+
+    def _start(self, n: int) -> None:
+        """Program and start both IODMAs for ``n`` images (output first, as FINN's driver)."""
         odma_name = self.meta.output.dma
+        if self._ibuf is None or self._ibuf.shape[0] < n:
+            raise HwsqueezeError(f"the DMA buffers hold {0 if self._ibuf is None else self._ibuf.shape[0]} images, "
+                                 f"not {n}: copy the input to the device first")
         if not self._odma.read(CTRL) & AP_IDLE:
             raise HwsqueezeError(f"output DMA {odma_name} is not idle (a previous run hung?)")
-        for dma, buf in ((self._odma, self._obuf), (self._idma, self._ibuf)):  # output first, as FINN's driver
+        for dma, buf in ((self._odma, self._obuf), (self._idma, self._ibuf)):
             addr = _address(buf)
             dma.write(ADDR_LO, addr & 0xFFFFFFFF)
             dma.write(ADDR_HI, (addr >> 32) & 0xFFFFFFFF)
             dma.write(BATCH, n)
             dma.write(CTRL, AP_START)
-        deadline = time.perf_counter() + self.timeout_s
+        self._deadline = time.perf_counter() + self.timeout_s
+
+    def _wait(self) -> None:
+        """Poll the output DMA's ap_done until the deadline set by :meth:`_start`."""
         while not self._odma.read(CTRL) & AP_DONE:
-            if time.perf_counter() > deadline:
-                raise HwsqueezeError(f"output DMA {odma_name} did not finish within "
+            if time.perf_counter() > self._deadline:
+                raise HwsqueezeError(f"output DMA {self.meta.output.dma} did not finish within "
                                      f"{self.timeout_s:g} s (status 0x{self._odma.read(CTRL):x}); "
                                      "the accelerator is stuck: reload the overlay")
+
+    def _copy_out(self, out: np.ndarray) -> None:
+        """The first ``len(out)`` packed outputs into ``out``, after invalidating the CPU's cache
+        lines: without it we read old output, not what the DMA wrote."""
+        self._obuf.invalidate()
+        np.copyto(out, self._obuf[:out.shape[0]])
+
+    def _execute(self, packed: np.ndarray, times: Optional[Dict[str, float]] = None) -> np.ndarray:
+        """One batch through the DMAs: the FINN Zynq IODMA protocol on packed buffers."""
+        n = packed.shape[0]
+        t0 = time.perf_counter()
+        self._copy_in(packed)
+        t1 = time.perf_counter()
+        self._start(n)
+        self._wait()
         t2 = time.perf_counter()
-        self._obuf.invalidate()  # drop stale cache lines: without it we read old output, not the DMA's
-        out = np.array(self._obuf[:n])
+        out = np.empty((n,) + self.meta.output.packed, np.uint8)
+        self._copy_out(out)
         t3 = time.perf_counter()
         if times is not None:
             for k, v in (("transfer_in", t1 - t0), ("compute", t2 - t1), ("transfer_out", t3 - t2)):

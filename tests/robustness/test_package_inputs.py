@@ -424,13 +424,17 @@ def test_dma_buffers_are_bounded_in_bytes(clean, monkeypatch):
     """max_batch images per DMA transfer, but never more bytes than MAX_BATCH_BYTES: a package with
     huge (valid) ports gets smaller transfers, not an allocation the board cannot hold."""
     import hwsqueeze.runtime.accelerator as accelerator
+    from hwsqueeze.errors import HwsqueezeError
     from hwsqueeze.runtime import Accelerator
 
     per_image = int(np.prod(json.loads((clean / "deploy.json").read_text())["input"]["shape_packed"]))
     monkeypatch.setattr(accelerator, "MAX_BATCH_BYTES", 5 * per_image)
     with Accelerator.emulated(clean) as acc:
-        assert acc.max_batch == 4 and acc.batch_size == 4  # input and output of 4 images fit 5 inputs' bytes
+        assert acc.max_batch == 4  # input and output of 4 images fit 5 inputs' bytes
         assert acc.run(np.zeros((9,) + acc.in_shape, np.uint8)).shape[0] == 9  # in chunks of 4
+        acc.batch_size = 4  # FINN's batch: the same bound
+        with pytest.raises(HwsqueezeError, match=r"batch_size must be an integer from 1 to 4 .*, got 5$"):
+            acc.batch_size = 5
 
 
 def test_relative_package_paths_work(clean, monkeypatch):

@@ -36,9 +36,30 @@ def test_bad_images(acc, images, needle):
     assert needle in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("call,needle", [
+    (lambda a: a.execute(np.zeros((2, 32, 32, 3), np.uint8)), "set batch_size = 2 first, or use run()"),
+    (lambda a: a.execute(np.zeros((32, 32, 3), np.uint8)), "ishape_normal() = (1, 32, 32, 3)"),
+    (lambda a: a.execute([np.zeros((1, 32, 32, 3), np.uint8)] * 2), "a list of 2 inputs"),
+    (lambda a: a.execute(np.full((1, 32, 32, 3), 0.5, np.float32)), "whole numbers of UINT8"),
+    (lambda a: a.execute(np.full((1, 32, 32, 3), np.nan)), "whole numbers of UINT8"),
+    (lambda a: a.execute(np.full((1, 32, 32, 3), 256)), "outside UINT8 [0, 255]"),
+    (lambda a: a.execute(np.full((1, 32, 32, 3), "a")), "numbers of UINT8"),
+    (lambda a: a.idt(1), "ind must be 0"),
+    (lambda a: a.execute_on_buffers(batch_size=2), "batch_size must be from 1 to the driver's 1"),
+    (lambda a: a.copy_output_data_from_device(np.zeros(3, np.uint8)), "uint8 array of shape oshape_packed()"),
+])
+def test_bad_finn_driver_calls(acc, call, needle):
+    """FINN's names refuse what FINN's driver asserts on, in one line that says what to do."""
+    with pytest.raises(HwsqueezeError) as e:
+        call(acc)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize("kw,needle", [
     ({"max_batch": 0}, "max_batch must be a positive integer"), ({"max_batch": -3}, "max_batch"),
-    ({"max_batch": 2.5}, "max_batch"), ({"timeout_s": float("nan")}, "timeout_s must be a positive finite"),
+    ({"max_batch": 2.5}, "max_batch"), ({"max_batch": True}, "max_batch"),
+    ({"batch_size": 0}, "batch_size must be an integer from 1 to"), ({"batch_size": 1.0}, "batch_size"),
+    ({"batch_size": False}, "batch_size"), ({"batch_size": 10 ** 9}, "batch_size"), ({"timeout_s": float("nan")}, "timeout_s must be a positive finite"),
     ({"timeout_s": float("inf")}, "timeout_s"), ({"timeout_s": 0}, "timeout_s"), ({"timeout_s": "10"}, "timeout_s"),
 ])
 def test_bad_runtime_options(built_deploy, kw, needle):

@@ -63,19 +63,35 @@ def test_classify_command(package, tmp_path):
 
 
 def test_finn_driver_names(built_deploy, finn_driver):
-    """Same keys as finn-plus-driver's own throughput_test (read from its source), and its shape
-    accessors' convention (batch dimension = batch_size)."""
+    """Same keys as finn-plus-driver's own throughput_test (read from its source) plus "target",
+    fold/unfold measured, and FINN's shapes from driver/settings.json (batch dimension = batch_size).
+    tests/runtime/test_finn_driver.py compares values with FINN's driver running."""
     import inspect
 
     from hwsqueeze.runtime import Accelerator
 
     finn_keys = set(re.findall(r'res\["([^"%]+)"\]', inspect.getsource(finn_driver.throughput_test)))
-    with Accelerator.emulated(built_deploy, max_batch=2) as acc:
+    io = json.loads((built_deploy / "driver" / "settings.json").read_text())["driver_information"]["io_shape_dict"]
+    with Accelerator.emulated(built_deploy) as acc:
+        assert acc.batch_size == 1 and acc.idt().bitwidth() == 8 and acc.idt() == "UINT8"  # FINN's default batch
+        assert acc.oshape_normal() == tuple(io["oshape_normal"][0]) and acc.odt().name in io["odt"][0]
+        acc.batch_size = 2
         res = acc.throughput_test()
-        assert set(res) == finn_keys
+        assert set(res) == finn_keys | {"target"} and res["target"] == "emulated" and res["fclk[mhz]"] is None
         assert res["batch_size"] == 2 and res["throughput[images/s]"] > 0
-        meta = json.loads((built_deploy / "deploy.json").read_text())
-        assert acc.ishape_packed() == (2, *meta["input"]["shape_packed"][1:])
-        assert acc.oshape_normal() == (2, *meta["output"]["shape_normal"][1:]) and acc.idt() == "UINT8"
+        assert res["fold_input[ms]"] > 0 and res["unfold_output[ms]"] > 0
+        assert acc.ishape_packed() == (2, *io["ishape_packed"][0][1:])
         x = np.load(built_deploy / "samples" / "images.npy")[:2]
-        np.testing.assert_array_equal(acc.execute(x), acc.run(x))
+        out = acc.execute(x)
+        assert out.shape == (2, *io["oshape_normal"][0][1:]) and out.dtype == np.float32
+        np.testing.assert_array_equal(out.reshape(2, -1), acc.run(x))
+
+
+def test_throughput_test_command(package):
+    """FINN's throughput_test from a shell on the board, JSON on the last line, saying where it ran."""
+    res = _board_cmd(package, "throughput_test", "--batch-size", "2")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.splitlines()[-1])
+    assert out["target"] == "emulated" and out["batch_size"] == 2 and out["fold_input[ms]"] > 0
+    res = _board_cmd(package, "throughput_test", "--batch-size", "0")
+    assert res.returncode == 2 and res.stderr.strip().startswith("error: batch_size must be an integer from 1")

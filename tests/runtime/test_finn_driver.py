@@ -101,3 +101,50 @@ def test_finn_cli_throughput_test(built_deploy, finn_on_emulated, monkeypatch):
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert "'throughput[images/s]'" in res.output and "'batch_size': 2" in res.output
     assert board.odma0.read(0x00) & 0x2 and board.flushes >= 1 and board.invalidates >= 1
+
+
+SHAPES = ("ishape_normal", "oshape_normal", "ishape_folded", "oshape_folded", "ishape_packed", "oshape_packed")
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_our_finn_surface_is_finns(built_deploy, finn_on_emulated, batch):
+    """Our Accelerator and FINN's FINNDMAOverlay, both built on the same package and both on an
+    emulated board: same batch_size, shapes, datatypes, execute() output (values, shape, dtype),
+    FINN's step functions, and throughput_test keys (ours adds "target") and byte counts."""
+    from qonnx.core.datatype import DataType
+
+    from hwsqueeze.errors import HwsqueezeError
+    from hwsqueeze.runtime import Accelerator
+
+    _, get_driver_class, _ = finn_on_emulated
+    drv = _finn_driver(built_deploy, get_driver_class, batch_size=batch)
+    x = np.load(built_deploy / "samples" / "images.npy")[:batch]
+    with Accelerator.emulated(built_deploy, batch_size=batch) as acc:
+        assert acc.batch_size == drv.batch_size == batch
+        assert all(getattr(acc, s)() == getattr(drv, s)() for s in SHAPES), [(getattr(acc, s)(), getattr(drv, s)())
+                                                                            for s in SHAPES]
+        for ours, theirs in ((acc.idt(), drv.idt()), (acc.odt(), drv.odt())):
+            assert ours == theirs and theirs == ours and ours == DataType[theirs.name] and str(ours) == str(theirs)
+            assert [ours.bitwidth(), ours.signed(), ours.min(), ours.max()] == \
+                [theirs.bitwidth(), theirs.signed(), theirs.min(), theirs.max()]
+        out, want = acc.execute(x), drv.execute(x)
+        assert out.shape == want.shape and out.dtype == want.dtype
+        np.testing.assert_array_equal(out, want)
+        folded = drv.fold_input(x)
+        np.testing.assert_array_equal(acc.fold_input(x), folded)
+        np.testing.assert_array_equal(acc.pack_input(folded), drv.pack_input(folded))
+        obuf = np.empty(acc.oshape_packed(), np.uint8)
+        acc.copy_output_data_from_device(obuf)
+        for mine, finns in ((acc.unpack_output(obuf), drv.unpack_output(obuf)),
+                            (acc.unfold_output(drv.unpack_output(obuf)), drv.unfold_output(drv.unpack_output(obuf)))):
+            assert mine.dtype == finns.dtype and mine.shape == finns.shape
+            np.testing.assert_array_equal(mine, finns)
+        res, theirs = acc.throughput_test(), drv.throughput_test()
+        assert list(res) == list(theirs) + ["target"] and res["target"] == "emulated"
+        assert res["batch_size"] == theirs["batch_size"] == batch
+        assert all(res[k] > 0 for k in res if k.endswith("[ms]")), res  # measured, not hard-coded
+        for k in ("DRAM_in_bandwidth[MB/s]", "DRAM_out_bandwidth[MB/s]"):  # the same bytes moved per run
+            assert res[k] * res["runtime[ms]"] == pytest.approx(theirs[k] * theirs["runtime[ms]"])
+        assert res["fclk[mhz]"] is None  # no FPGA clock to report (FINN's says the 100.0 it set itself)
+        with pytest.raises(HwsqueezeError, match=r"ishape_normal\(\) = \(%d, 32, 32, 3\)" % batch):
+            acc.execute(np.load(built_deploy / "samples" / "images.npy")[:batch + 1])  # FINN asserts, too
