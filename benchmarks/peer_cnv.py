@@ -38,6 +38,8 @@ CACHE = ROOT / "build" / "peer_cnv"
 PEER_TOP1 = 0.8903  # Brevitas' pretrained cnv_2w2a on CIFAR-10 (brevitas_examples/bnn_pynq README)
 PEER_TOP1_SOURCE = "published (Brevitas bnn_pynq cnv_2w2a; finn-examples' retrained model: 88.63 %)"
 FINN_BOARD = "Pynq-Z2"
+# the peer trained here on the shared JPEG copy (scripts/train_campaign.sh cnv; tracked, outside the wheel)
+TRAINED_PEER = ROOT / "checkpoints" / "cnv-w2a2-cifar10-kd.pt"
 
 # finn-examples build/bnn-pynq/folding_config/cnv-w2a2_folding_config.json (Xilinx/finn-examples,
 # commit ffb0da3, FINN+ layer names). Numbers only: the PE/SIMD/memory style finn-examples ships.
@@ -290,6 +292,23 @@ def cnv(out: Path, board, label: str) -> dict:
     return f
 
 
+def trained_here(path: Path = TRAINED_PEER) -> Optional[dict]:
+    """``{"top1", "top1_source", "checkpoint"}`` of the CNV-W2A2 trained on this copy (its last recorded
+    test evaluation), or None before ``scripts/train_campaign.sh cnv`` has published it. Its hardware
+    figures are the finn-examples row's: the estimates depend on shapes, bits and folding, not weights."""
+    if not path.is_file():
+        return None
+    from hwsqueeze.train.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(path)
+    evals = [m for m in ck.get("metrics", []) if "test_top1" in m]
+    if not evals:
+        raise SystemExit(f"error: {path} records no test evaluation")
+    name = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
+    return {"top1": float(evals[-1]["test_top1"]), "checkpoint": str(name),
+            "top1_source": f"measured (the shared JPEG copy, {path.name}, epoch {evals[-1]['epoch']})"}
+
+
 def to_json(ours_f: dict, peer_f: dict, peer_at_ours: dict) -> dict:
     """``{"hwsqueeze": {...}, "cnv_w2a2": {...}}``: top1, fps and the whole-design lut/bram18/dsp
     (layers + the same overhead model) of each, layers-only beside them; the peer folded for our
@@ -303,6 +322,7 @@ def to_json(ours_f: dict, peer_f: dict, peer_at_ours: dict) -> dict:
                 "latency_sum_ms": f["latency_sum_ms"]}
     peer = row(peer_f)
     peer["at_hwsqueeze_fps"] = row(peer_at_ours)
+    peer["trained_here"] = trained_here()  # None until the campaign's cnv stage is published
     return {"hwsqueeze": row(ours_f), "cnv_w2a2": peer}
 
 
@@ -366,7 +386,15 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(to_json(o, a, b)))
         return 0
-    print(markdown([(a["label"], a), (b["label"], b), (o["label"] + " (shipped)", o)]))
+    here = trained_here()
+    rows = [(a["label"] + ", published top-1 (official test set)", a)]
+    if here:
+        rows.append(("CNV-W2A2, trained here (this copy), finn-examples folding", {**a, **here}))
+    rows += [(b["label"], b), (o["label"] + " (shipped)", o)]
+    print(markdown(rows))
+    if not here:
+        print(f"\n(No CNV-W2A2 trained here yet: {TRAINED_PEER.relative_to(ROOT)} is published by "
+              "`bash scripts/train_campaign.sh cnv`.)")
     print("\nLUT/BRAM18 total = layers (threshold comparators and storage counted) + width converters + FIFOs + "
           "2 IODMAs + shell, the same model "
           "(hwsqueeze/compile/estimates.py) on both graphs; xc7z020 @ 100 MHz; 'fits' = within 85 % of LUT "

@@ -2,6 +2,8 @@
 
     python scripts/folding_compare.py BUILD_DIR [--fps 1526 2034 2713 3052] [--board pynq-z2] [--markdown]
 
+(A frame rate stands for the largest cycle count that reaches it: 1,526 FPS = 65,536 cycles at 100 MHz.)
+
 BUILD_DIR is any hwsqueeze build that ran ``specialize_layers`` (e.g. ``hwsqueeze build --estimate-only``).
 For each frame rate (cycles = clock / FPS), both searches fold that graph and the full estimate
 (``compile/estimates.py``: layers with comparators, width converters, FIFOs, DMAs, shell) is printed:
@@ -41,7 +43,7 @@ def main() -> None:
     model = ModelWrapper(str(graph))
     rows = []
     for fps in args.fps:
-        cycles = int(board.clock_mhz * 1e6 / fps)
+        cycles = int(board.clock_mhz * 1e6 / (fps - 0.5))  # "1,526" is 1,525.9: 65,536 cycles
         for name, fn in (("setfolding", fold_cycles), ("layerwise", layerwise_fold_cycles)):
             e = fn(model, board, cycles).estimate
             rows.append((fps, name, e))

@@ -175,3 +175,21 @@ def test_pareto_rows_table_and_plot(tmp_path):
     png = tmp_path / "p.png"
     par.plot([r1, r2, r3], png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_trained_peer_row_reads_the_campaigns_checkpoint(peer, tmp_path):
+    """The "trained here" row: the last test evaluation a CNV-W2A2 checkpoint records (this one: one
+    epoch on generated images), and no row before the campaign has published one."""
+    from helpers import run_cli
+
+    assert peer.trained_here(tmp_path / "absent.pt") is None
+    r = run_cli("train", "--data", "generated:200", "--model", "cnv-w2a2-cifar10", "--quant", "w2a2", "--epochs", "1",
+                "--batch-size", "50", "--max-test", "50", "--no-bf16", "--quiet", "--out", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    ck = tmp_path / "run" / "final.pt"
+    from hwsqueeze.train import load_checkpoint
+
+    recorded = [m for m in load_checkpoint(ck)["metrics"] if "test_top1" in m][-1]
+    got = peer.trained_here(ck)
+    assert got["top1"] == recorded["test_top1"] and got["checkpoint"] == str(ck)
+    assert got["top1_source"].startswith("measured") and "epoch 1" in got["top1_source"]
