@@ -104,7 +104,6 @@ class BuildState:
     source: Dict[str, Any] = field(default_factory=dict)  # checkpoint / model / onnx it came from
     checks: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # stage -> verification record
     output: Dict[str, Any] = field(default_factory=dict)  # CPU tail: scale, cpu_ops, logits_shape
-    cpu_ops: List[str] = field(default_factory=list)
     folding: Dict[str, Any] = field(default_factory=dict)
     estimate: Dict[str, Any] = field(default_factory=dict)
     resources: Dict[str, Any] = field(default_factory=dict)  # labelled: the estimate, or Vivado's measurement
@@ -118,9 +117,15 @@ class BuildState:
     def timings_s(self) -> Dict[str, float]:
         return {name: rec.seconds for name, rec in self.steps.items()}
 
+    @property
+    def cpu_ops(self) -> List[str]:
+        """The ops left on the CPU (the float tail convert_to_hw folded into one output scale)."""
+        return list(self.output.get("cpu_ops", []))
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["timings_s"] = self.timings_s
+        d["cpu_ops"] = self.cpu_ops
         return d
 
     def save(self, path: Path) -> None:

@@ -55,7 +55,7 @@ STEPS: List[Step] = [
     Step("streamline", step_streamline, _SOURCE, check="export", writes=("verify/streamline_logits.npy",)),
     Step("lower_to_nhwc", step_lower_to_nhwc, _SOURCE, check="streamline"),
     Step("convert_to_hw", step_convert_to_hw, _MAPPING, check="streamline", sets=("output",)),
-    Step("dataflow_partition", step_dataflow_partition, _MAPPING, sets=("cpu_ops",)),
+    Step("dataflow_partition", step_dataflow_partition, _MAPPING),
     Step("specialize_layers", step_specialize_layers, _BOARD),
     Step("folding", step_folding, _FOLD, writes=("folding_config.json",), sets=("folding",)),
     Step("minimize_bit_width", step_minimize_bit_width, _FOLD, check="streamline"),

@@ -85,7 +85,6 @@ def step_dataflow_partition(ctx, model):
     if cpu:
         raise HwsqueezeError(f"step 'dataflow_partition': layers not mapped to hardware: {', '.join(cpu[:6])}"
                              f"{' ...' if len(cpu) > 6 else ''}")
-    ctx.state.cpu_ops = list(ctx.state.output.get("cpu_ops", []))
     ctx.log(f"  one dataflow partition, {len(model.graph.node)} HW layers; on the CPU: "
             f"{', '.join(ctx.state.cpu_ops) or 'nothing'} (folded into one output scale)")
     return model
