@@ -13,13 +13,14 @@ PYTEST_ARGS ?=
 # pytest-xdist workers: 2 halves the wall time on a 2-core machine; each worker needs ~2 GB
 TEST_JOBS ?= 2
 
-.PHONY: help venv build simulate test test-py test-board-env bench train-default constraints clean distclean
+.PHONY: help venv build simulate test test-py test-board-env bench train-default constraints check-install clean distclean
 
 help:
 	@echo "make build BOARD=<board>   compile the shipped default model (boards: see 'make boards')"
 	@echo "make simulate BOARD=<board> C++ (g++) and RTL (Verilator) simulation of build/<board>, bit-exact"
 	@echo "make test                  run the test suite (host + numpy-1 board environment + notebooks)"
 	@echo "make venv                  only create the environment (.venv)"
+	@echo "make check-install         prove a stock install: make venv from the package index alone, in a temp dir"
 	@echo "make train-default         re-train the shipped default model (~60-90 min on 2 CPU cores)"
 	@echo "make bench                 benchmarks (benchmarks/, ratios against a peer in the same run)"
 	@echo "make clean / distclean     caches only (builds and bitstreams kept) / also every build/<board>/"
@@ -76,6 +77,11 @@ train-default: venv
 
 bench: venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+
+# Not part of test or CI (downloads several GB): after changing requirements/, pyproject.toml or
+# the venv recipe above. See docs/install.md.
+check-install:
+	bash scripts/check-install.sh
 
 constraints: venv
 	{ echo "# Exact versions of every package in .venv (pip freeze), used as pip constraints by 'make venv'."; \

@@ -23,7 +23,7 @@ from .fsutil import atomic_write
 if TYPE_CHECKING:
     from .models import SqueezeNet
 
-__all__ = ["ExportCheck", "export_qonnx", "check_export", "qonnx_logits", "sample_images"]
+__all__ = ["ExportCheck", "export_qonnx", "check_export", "qonnx_logits", "qcdq_from_qonnx", "sample_images"]
 
 
 @dataclass
@@ -127,3 +127,27 @@ def check_export(model: "SqueezeNet", onnx_path: Path, images: np.ndarray) -> Ex
     return ExportCheck(n=len(images), max_abs_diff=float(np.abs(ref - got).max()),
                        max_abs_logit=float(np.abs(ref).max()),
                        top1_equal=bool((ref.argmax(1) == got.argmax(1)).all()))
+
+
+def qcdq_from_qonnx(qonnx_path: Path, out: Path) -> Path:
+    """The QONNX export at ``qonnx_path`` in QCDQ form (QuantizeLinear -> Clip -> DequantizeLinear,
+    standard ONNX that ONNX Runtime runs) at ``out``, with a free batch dimension: the same model
+    for a CPU deployment, and the peer of ``benchmarks/reference_speed.py``."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.qonnx_to_qcdq import QuantToQCDQ
+
+    m = ModelWrapper(str(qonnx_path)).transform(QuantToQCDQ())
+    left = sorted({n.op_type for n in m.graph.node if n.domain not in ("", "ai.onnx")})
+    if left:
+        raise HwsqueezeError(f"{qonnx_path}: QCDQ conversion left non-standard ops {left}")
+    for node in m.graph.node:  # the export's head flattens to (1, classes): let the batch through
+        if node.op_type == "Reshape" and m.get_initializer(node.input[1]) is not None:
+            shape = m.get_initializer(node.input[1]).copy()
+            shape[0] = -1
+            m.set_initializer(node.input[1], shape)
+    for v in list(m.graph.input) + list(m.graph.output):
+        v.type.tensor_type.shape.dim[0].dim_param = "batch"
+    del m.graph.value_info[:]  # shapes inferred for batch 1
+    out = Path(out)
+    atomic_write(out, lambda tmp: m.save(str(tmp)))
+    return out

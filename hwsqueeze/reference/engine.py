@@ -7,7 +7,7 @@ numpy 1.x or 2.x, no torch/onnx/qonnx/finn.
 Exactness: matrix products run through BLAS in floating point, which is exact for integers as
 long as every partial sum stays below 2**24 (float32) or 2**53 (float64). For each MVAU the
 bound ``max|x| * max_j sum_i |W_ij|`` is computed when the graph is loaded and float32 is used
-only where it is provably exact (float64 up to 2**52 otherwise).
+only where it is provably exact (float64 up to 2**52 otherwise). Thresholds: :mod:`.thresholds`.
 """
 from __future__ import annotations
 
@@ -18,67 +18,14 @@ import numpy as np
 from ..deploy import check_images, dtype_range
 from ..deploy.graph import open_package, validate_graph
 from ..errors import HwsqueezeError
+from .thresholds import _ACC_LIMIT, _ThresholdTable
 
 __all__ = ["Reference"]
 
 _F32_EXACT = 2 ** 24
-_ACC_LIMIT = 2 ** 52  # float64 is exact to 2**53; one bit of headroom for table indices
 
 
 # --------------------------------------------------------------------------- ops
-def _small_int(lo: int, hi: int):
-    """The narrowest numpy integer type holding [lo, hi] (activations stay compact: less traffic)."""
-    for dt in (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.int64):
-        if np.iinfo(dt).min <= lo and hi <= np.iinfo(dt).max:
-            return dt
-    raise HwsqueezeError(f"range [{lo}, {hi}] does not fit int64")
-
-
-class _ThresholdTable:
-    """FINN MultiThreshold on the last axis, ``out = #{t in thr[c] : t <= acc} + ActVal``, for
-    integer ``acc`` as one table lookup, ``table[c, clip(acc, lo_c, hi_c) - lo_c]``, built once
-    with searchsorted. Thresholds outside the accumulator values a channel can reach (given its
-    weights and the input range, when known) are moved to the edge of that range, which changes
-    no reachable output and keeps the table small. Falls back to comparisons if it is still huge.
-    """
-
-    _MAX_ENTRIES = 1 << 24
-
-    def __init__(self, thr: np.ndarray, act_val: int, channels: int,
-                 reach: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
-        # Accumulators are kept within +-2**52 (MVAUs refuse larger bounds), so thresholds beyond
-        # that act like +-2**52: clip them there, which keeps every index computed below (in the
-        # accumulator's float type, with thr - 1 and the row shifts) exactly representable.
-        thr = np.clip(np.sort(np.asarray(thr, dtype=np.int64), axis=1), -_ACC_LIMIT, _ACC_LIMIT)
-        if thr.shape[0] == 1 and channels > 1:
-            thr = np.repeat(thr, channels, axis=0)
-        if reach is not None:  # thresholds beyond what acc can reach: never / always passed
-            thr = np.clip(thr, reach[0][:, None], reach[1][:, None] + 1)
-        self.thr, self.steps, self.act_val = thr, thr.shape[1], int(act_val)
-        self.out_type = _small_int(self.act_val, self.act_val + self.steps)
-        self.lo = thr[:, 0] - 1  # below: count 0; from thr[:, -1] on: count = steps
-        self.hi = thr[:, -1]
-        self.width = int((self.hi - self.lo).max()) + 1
-        self.table = None
-        if thr.shape[0] * self.width <= self._MAX_ENTRIES:
-            table = np.full((thr.shape[0], self.width), self.steps + self.act_val, dtype=np.int64)
-            for c, row in enumerate(thr):
-                values = np.arange(self.lo[c], self.hi[c] + 1, dtype=np.int64)
-                table[c, :len(values)] = np.searchsorted(row, values, side="right") + self.act_val
-            self.table = table.astype(self.out_type).ravel()
-            self.shift = np.arange(thr.shape[0], dtype=np.int64) * self.width - self.lo
-
-    def __call__(self, acc: np.ndarray) -> np.ndarray:
-        if self.table is None:
-            out = (acc[..., None] >= self.thr).sum(axis=-1) + self.act_val
-            return out.astype(self.out_type)
-        # clip and shift in the accumulator's float type (exact: indices < 2**24), then intp
-        # indices, which take() uses without converting.
-        idx = np.clip(acc, self.lo.astype(acc.dtype), self.hi.astype(acc.dtype))
-        idx += self.shift.astype(idx.dtype)
-        return self.table.take(idx.astype(np.intp))
-
-
 def _reach(w: np.ndarray, in_dtype: str) -> Tuple[np.ndarray, np.ndarray]:
     """Per output channel, the smallest and largest accumulator value x @ w can take."""
     lo, hi = dtype_range(in_dtype)
@@ -104,12 +51,12 @@ def _op_mvau(node: _Node, xs: List[np.ndarray], ctx: "Reference") -> List[np.nda
         raise HwsqueezeError(f"{node.name}: accumulator bound {bound:.3g} exceeds the exact range (2**52)")
     ftype = np.float32 if bound < _F32_EXACT else np.float64
     wf = ctx.cached(node.name + "/w", lambda: w.astype(ftype))
+    # no rounding needed: every product and partial sum is an integer below the float's 2**24 / 2**53
     acc = np.matmul(xs[0].astype(ftype), wf)
-    np.rint(acc, out=acc)
     if a.get("noActivation", 0):
         return [acc.astype(np.int64)]
     table = ctx.cached(node.name + "/t", lambda: _ThresholdTable(node.arrays["thresholds"], a.get("ActVal", 0),
-                                                                  int(a["MH"]), _reach(w, a["inputDataType"])))
+                                                                  int(a["MH"]), _reach(w, a["inputDataType"]), ftype))
     return [table(acc)]
 
 
@@ -227,12 +174,14 @@ class Reference:
         """Validate a batch: (N, H, W, C) integers in the input datatype's range."""
         return check_images(images, tuple(self.input_shape[1:]), self.input_dtype)
 
-    def run(self, images, trace: bool = False, chunk: int = 64):
+    def run(self, images, trace: bool = False, chunk: int = 32):
         """Integer outputs (N, *output shape[1:]) for ``images``; with ``trace`` also every tensor.
 
         Images go through in chunks of ``chunk`` and only the outputs are kept, so memory stays
         bounded whatever N (every intermediate of one image is ~1 MB for the shipped model; the
-        PYNQ-Z2 has 512 MB). ``trace`` keeps everything and is meant for a few images.
+        PYNQ-Z2 has 512 MB). 32 measured fastest (CPU time, 8 to 100 tried): larger chunks' temporaries
+        fall out of the caches and come fresh from the OS (page faults), smaller ones make small
+        GEMMs. ``trace`` keeps everything and is meant for a few images.
         """
         x = self.check_images(images)
         if not (isinstance(chunk, int) and chunk > 0):

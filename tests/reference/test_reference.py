@@ -53,6 +53,28 @@ def test_close_to_qonnx_export(built_deploy, ref):
     assert exact.mean() >= 0.75 and (got.argmax(1) == expected.argmax(1)).mean() >= 0.75
 
 
+def test_onnxruntime_on_the_qcdq_export_agrees(built_deploy, ref, tmp_path):
+    """The QCDQ form of the build's QONNX export (benchmarks/reference_speed.py's peer) runs in ONNX
+    Runtime with any batch and gives the reference's logits x scale (to float precision, up to the
+    rare threshold-boundary flips) on the sample images."""
+    import onnx
+    import onnxruntime as ort
+
+    from hwsqueeze.compile.pipeline import intermediate_path
+    from hwsqueeze.export import qcdq_from_qonnx
+
+    path = qcdq_from_qonnx(intermediate_path(built_deploy.parent, "export"), tmp_path / "qcdq.onnx")
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"QuantizeLinear", "Clip", "DequantizeLinear"} <= ops and "Quant" not in ops
+    images = np.load(built_deploy / "samples" / "images.npy")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: images.transpose(0, 3, 1, 2).astype(np.float32)})[0]
+    scale = json.loads((built_deploy / "deploy.json").read_text())["output"]["scale"]
+    want = ref.run(images).reshape(len(images), -1) * scale
+    exact = np.abs(got - want).max(1) <= 1e-5 * np.abs(want).max()
+    assert got.shape == want.shape and exact.mean() >= 0.75 and (got.argmax(1) == want.argmax(1)).mean() >= 0.9
+
+
 def test_trace_returns_every_tensor(ref):
     out, ctx = ref.run(np.zeros((1, 32, 32, 3), np.uint8), trace=True)
     assert len(ctx) >= len(ref.nodes) and out.shape == (1, 10)

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hwsqueeze.deploy.packing import pack, packed_width, unpack
-from hwsqueeze.reference import engine
+from hwsqueeze.reference import thresholds
 from hwsqueeze.reference.engine import _Node, _op_mvau, _ThresholdTable
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -115,7 +115,7 @@ def test_mvau_float_path_is_exact_integer_matmul(case):
     spec = {"name": "mvau", "op": "MVAU", "inputs": ["x"], "outputs": ["y"], "arrays": {"weights": "w"},
             "attrs": {"inputDataType": in_dtype, "MH": w.shape[1], "noActivation": 1}}
     node = _Node(spec, {"w": w.astype(np.float64) if w.dtype != np.int64 else w})
-    got = _op_mvau(node, [x.astype(engine._small_int(int(x.min()), int(x.max())))], _Ctx())[0]
+    got = _op_mvau(node, [x.astype(thresholds._small_int(int(x.min()), int(x.max())))], _Ctx())[0]
     assert np.array_equal(got, x @ w)
 
 
