@@ -220,7 +220,13 @@ def inject_weight_fault(deploy_dir: Union[str, Path]) -> str:
     path = inside(d, HW_DIR, node["name"], "memblock.dat")  # the name is a plain one (validate_graph)
     bits = dtype_bits(a["weightDataType"])[0]
     words = read_memblock_words(path, pe, simd, a["weightDataType"], mw * mh // (pe * simd))
-    w, p, s = np.unravel_index(int(np.argmax(np.abs(words))), words.shape)
+    nf, sf = mh // pe, mw // simd
+    # the largest weight of the layer's (output channel x input) matrix, first in that matrix's order:
+    # the same weight whatever the folding (the memory words are (NF, SF, PE, SIMD))
+    matrix = np.abs(words.reshape(nf, sf, pe, simd).transpose(0, 2, 1, 3).reshape(mh, mw))
+    row, col = np.unravel_index(int(np.argmax(matrix)), matrix.shape)
+    (n, p), (f, s) = divmod(int(row), pe), divmod(int(col), simd)
+    w = n * sf + f
     bit = _field_offset(pe, simd, bits, int(p), int(s)) + max(0, bits - 2)
     lines: Sequence[str] = [ln.strip() for ln in read_text(path, MAX_SOURCE_BYTES, "").split() if ln.strip()]
     lines = list(lines)
