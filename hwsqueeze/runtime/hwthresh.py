@@ -17,7 +17,10 @@ What the RTL does, and so what this module does (no threshold table, no ``sum(x 
   are the count of thresholds <= x; the output is that count + BIAS in O_BITS bits.
 
 So the memory of stage ``s`` must hold, at ``(cf << s) | i``, threshold ``(i << (M - s)) + 2^(M-s-1) - 1``
-of channel ``cf * PE + pe`` — the layout ``make_weight_file`` writes with M = the output's bit width.
+of channel ``cf * PE + pe`` — the layout FINN+ 1.6.1's ``make_weight_file`` writes for B = the output
+datatype's bit width. Where B > M (e.g. 7 thresholds into UINT4) the RTL reads the files with another
+layout than they were written in; this module computes what the RTL reads, so such a layer is not
+bit-exact here either (the tiny and the shipped model's layers all have N = 2^B - 1, i.e. B = M).
 numpy only, Python 3.8 compatible (runs on the board).
 """
 from __future__ import annotations
