@@ -58,3 +58,19 @@ def built_deploy(request, tmp_path_factory) -> Path:
             res = run_cli("build", "--board", "pynq-z2", "--out", str(out), "--quiet", timeout=1200)
             assert res.returncode == 0, res.stdout + res.stderr
     return out / "deploy"
+
+
+@pytest.fixture(scope="session")
+def standalone_build(request, tmp_path_factory) -> Path:
+    """The tiny model built with ``--standalone-thresholds`` (RTL thresholding layers and RTL MVUs), no
+    Vivado: the build folder, its package in ``deploy/``; built once per test run (as ``built_deploy``)."""
+    from filelock import FileLock
+    from helpers import run_cli
+
+    out = _shared_dir(request, tmp_path_factory, "tiny-standalone")
+    with FileLock(str(out) + ".lock"):
+        if not (out / "deploy" / "deploy.json").is_file():
+            res = run_cli("build", "--model", "squeezenet-tiny-cifar10", "--standalone-thresholds", "--target-fps",
+                          "1000", "--out", str(out), "--quiet", timeout=900)
+            assert res.returncode == 0, res.stdout + res.stderr
+    return out

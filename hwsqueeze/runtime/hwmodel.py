@@ -7,7 +7,8 @@ PE lanes side by side, synapse folds accumulated in int64, then a comparison aga
 threshold. It deliberately shares no compute with :mod:`hwsqueeze.reference` (which works on
 the unfolded ``weights.npz`` with BLAS and threshold tables), so the HW-vs-SW tests compare two
 independent implementations. Topology and layer attributes come from ``reference/graph.json``.
-The project's fused Fire-expand layer computes from its ``params.h``/``thresh.h`` (:mod:`.hwfire`).
+The project's fused Fire-expand layer computes from its ``params.h``/``thresh.h`` (:mod:`.hwfire`), FINN+'s
+RTL thresholding layer from its per-stage threshold memories, by the RTL's binary search (:mod:`.hwthresh`).
 Slow and simple by design; numpy only.
 """
 from __future__ import annotations
@@ -132,8 +133,15 @@ def _fire_expand(node: dict, layer_dir: Path):
     return fire_expand(node, layer_dir)
 
 
+def _thresholding(node: dict, layer_dir: Path):
+    from .hwthresh import thresholding  # FINN+'s Thresholding_rtl, from its .dat memories
+
+    return thresholding(node, layer_dir)
+
+
 _LAYERS: Dict[str, Callable] = {
-    "MVAU": _mvau, "FireExpand": _fire_expand, "FMPadding": _fmpadding, "ConvolutionInputGenerator": _swg, "Pool": _pool,
+    "MVAU": _mvau, "FireExpand": _fire_expand, "Thresholding": _thresholding, "FMPadding": _fmpadding,
+    "ConvolutionInputGenerator": _swg, "Pool": _pool,
     "DuplicateStreams": _streams("duplicate"), "StreamingConcat": _streams("concat"),
     "AddStreams": _streams("add"), "ElementwiseAdd": _streams("add"), "GlobalAccPool": _streams("globalacc"),
     "StreamingDataWidthConverter": _streams("identity"), "StreamingFIFO": _streams("identity"),
@@ -152,7 +160,7 @@ class HwModel:
             if node["op"] not in _LAYERS:
                 raise HwsqueezeError(f"{node['name']}: layer {node['op']} is not supported by the emulated board")
             layer_dir = inside(hw_dir, node["name"])
-            if node["op"] in ("MVAU", "FireExpand") and not layer_dir.is_dir():
+            if node["op"] in ("MVAU", "FireExpand", "Thresholding") and not layer_dir.is_dir():
                 raise HwsqueezeError(f"generated sources for {node['name']} missing: {layer_dir}")
             self.layers.append((node, _LAYERS[node["op"]](node, layer_dir)))
 

@@ -11,6 +11,9 @@ checks that codegen put the right numbers in the right places. Layouts (FINN+ 1.
 * ``thresh.h`` (MVAU_hls with activation): ``ThresholdsActivation<TMEM, PE, STEPS, T, OUT, ActVal,
   ...> threshs = {{{...}}}`` with values in (PE, TMEM, STEPS) order; channel ``c`` is at
   ``[c % PE][c // PE]``.
+* ``<layer>_threshs_<pe>_<stage>.dat`` (Thresholding_rtl, ``internal_embedded``; read by finn-rtllib's
+  ``thresholding.sv`` with ``$readmemh``): the threshold memory of one PE lane for one binary-search
+  stage, one hex word per line, WT bits each (two's complement where signed); see :mod:`.hwthresh`.
 
 numpy only (runs on the board).
 """
@@ -27,7 +30,7 @@ from ..deploy.files import MAX_SOURCE_BYTES, read_text, sources
 from ..errors import HwsqueezeError
 
 __all__ = ["read_memblock_words", "read_memblock", "read_thresholds_header", "parse_thresholds", "unfold_thresholds",
-           "read_mvau_folding"]
+           "read_mvau_folding", "read_threshold_memory"]
 
 
 def read_memblock_words(path: Path, pe: int, simd: int, wdtype: str, wmem: int) -> np.ndarray:
@@ -55,6 +58,30 @@ def read_memblock_words(path: Path, pe: int, simd: int, wdtype: str, wmem: int) 
     if signed:
         vals = np.where(vals >= 1 << (bits - 1), vals - (1 << bits), vals)
     return vals.reshape(wmem, pe, simd)[:, ::-1, ::-1]  # undo the PE and SIMD reversal
+
+
+_HEX_WORD = re.compile(r"[0-9a-fA-F]+")
+
+
+def read_threshold_memory(path: Path, depth: int, bits: int) -> np.ndarray:
+    """A ``$readmemh`` threshold memory file of ``depth`` words of ``bits`` bits, as non-negative
+    integers (the raw bit patterns; the RTL decides signedness). Exactly ``depth`` plain hex words,
+    each at most ``bits`` wide, or one error line naming the file."""
+    if not 1 <= bits <= 62:  # int64 words; FINN's thresholds are far narrower
+        raise HwsqueezeError(f"{path}: {bits}-bit thresholds are not supported by the emulator (at most 62)")
+    text = read_text(Path(path), MAX_SOURCE_BYTES, f"generated threshold memory missing: {path}")
+    words = text.split()
+    if len(words) != depth:
+        raise HwsqueezeError(f"{path}: {len(words)} threshold words, expected {depth}")
+    digits = -(-bits // 4)
+    for i, w in enumerate(words):  # checked before int(): no '0x', '_', sign or 64 MiB word is parsed
+        if len(w) > digits or not _HEX_WORD.fullmatch(w):
+            raise HwsqueezeError(f"{path}: word {i} {w[:24]!r} is not a hex number of at most {bits} bits")
+    vals = np.array([int(w, 16) for w in words], dtype=np.int64)
+    if depth and int(vals.max()) >> bits:
+        i = int(np.argmax(vals >> bits != 0))
+        raise HwsqueezeError(f"{path}: word {i} {words[i]!r} is wider than the {bits}-bit thresholds")
+    return vals
 
 
 def read_memblock(path: Path, mw: int, mh: int, pe: int, simd: int, wdtype: str) -> np.ndarray:

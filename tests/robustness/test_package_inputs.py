@@ -10,14 +10,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Callable, Dict
 
 import numpy as np
 import pytest
 from helpers import run_cli
+from robustness._util import board_cmd, one_error
 
 MVAU = "MVAU_hls_0"  # the first layer of every model the project builds
 
@@ -329,28 +328,12 @@ def _hostile(clean: Path, tmp_path: Path, mutate) -> tuple:
     return pkg, outside, _digest(outside)
 
 
-def _one_error(res: subprocess.CompletedProcess, needle: str) -> str:
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert "Traceback" not in res.stderr, res.stderr
-    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
-    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
-    assert needle in lines[0], (needle, lines[0])
-    return lines[0]
-
-
-def board_cmd(pkg: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """The board command as on a PYNQ board: from inside the package, with the package's own code."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run([sys.executable, "-m", "hwsqueeze.runtime", *args], cwd=pkg, capture_output=True,
-                          text=True, timeout=timeout, env=env)
-
-
 @pytest.mark.parametrize("mutate,needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_hostile_package_is_refused_everywhere(clean, tmp_path, mutate, needle):
     pkg, outside, before = _hostile(clean, tmp_path, mutate)
-    _one_error(run_cli("verify", "--deploy", str(pkg), "--emulated", "--n", "2", timeout=120), needle)
-    _one_error(run_cli("verify", "--deploy", str(pkg), "--emulated", "--n", "2", "--inject-fault", timeout=120), needle)
-    _one_error(board_cmd(pkg, "--emulated", "verify", "--n", "2"), needle)
+    one_error(run_cli("verify", "--deploy", str(pkg), "--emulated", "--n", "2", timeout=120), needle)
+    one_error(run_cli("verify", "--deploy", str(pkg), "--emulated", "--n", "2", "--inject-fault", timeout=120), needle)
+    one_error(board_cmd(pkg, "--emulated", "verify", "--n", "2"), needle)
     assert _digest(outside) == before
 
 
@@ -359,10 +342,10 @@ def test_inject_fault_copy_never_follows_links(clean, tmp_path):
     injection copies: refused before anything is copied or flipped. A link inside the package is
     copied as the file it names, so the flipped bit lands in the copy only."""
     pkg, outside, before = _hostile(clean, tmp_path, lambda p, o: (p / "hw" / "up").symlink_to(".."))
-    _one_error(run_cli("verify", "--deploy", str(pkg), "--emulated", "--n", "2", "--inject-fault"), "already copied")
+    one_error(run_cli("verify", "--deploy", str(pkg), "--emulated", "--n", "2", "--inject-fault"), "already copied")
     (pkg / "hw" / "up").unlink()
     (pkg / "hw" / "zero").symlink_to("/dev/zero")
-    _one_error(run_cli("verify", "--deploy", str(pkg), "--emulated", "--n", "2", "--inject-fault"),
+    one_error(run_cli("verify", "--deploy", str(pkg), "--emulated", "--n", "2", "--inject-fault"),
                "leads outside the deploy package")
     (pkg / "hw" / "zero").unlink()
     layer = pkg / "hw" / MVAU
@@ -383,7 +366,7 @@ def test_inject_fault_copy_never_follows_links(clean, tmp_path):
     (("classify", "missing.png"), "not a readable image"),
 ])
 def test_board_command_bad_options(clean, args, needle):
-    _one_error(board_cmd(clean, "--emulated", *args), needle)
+    one_error(board_cmd(clean, "--emulated", *args), needle)
 
 
 def _png_header(path: Path, w: int, h: int) -> None:
@@ -401,7 +384,7 @@ def _png_header(path: Path, w: int, h: int) -> None:
 @pytest.mark.parametrize("side", [30000, 9000])  # a decompression bomb, and one just over our own limit
 def test_board_command_refuses_huge_images(clean, tmp_path, side):
     _png_header(tmp_path / "big.png", side, side)
-    _one_error(board_cmd(clean, "--emulated", "classify", str(tmp_path / "big.png")), "pixels")
+    one_error(board_cmd(clean, "--emulated", "classify", str(tmp_path / "big.png")), "pixels")
 
 
 def test_board_command_debug_shows_the_traceback(clean):

@@ -98,18 +98,6 @@ def test_stream_order_matches_finns_depthwise_reordering():
     assert x[0, 0, 0, [0, 1, 6, 7]].tolist() == python_to_stream_order(x, k2, ch, simd)[0, 0, 0, :4].tolist()
 
 
-@pytest.fixture(scope="session")
-def standalone_build(tmp_path_factory) -> Path:
-    """The tiny model built with ``--standalone-thresholds``: RTL thresholding layers and RTL MVUs."""
-    from helpers import run_cli
-
-    out = tmp_path_factory.mktemp("sim-tiny-standalone")
-    res = run_cli("build", "--model", "squeezenet-tiny-cifar10", "--standalone-thresholds", "--target-fps", "1000",
-                  "--out", str(out), "--quiet", timeout=900)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return out
-
-
 @pytest.mark.slow
 def test_standalone_thresholds_rtl_layers_bit_exact(standalone_build, sim_cache):
     """FINN+'s thresholding.sv (threshold memories read from the generated .dat files) and the RTL MVUs
