@@ -10,9 +10,10 @@ per-layer models as :func:`.estimates.estimate` (FINN+'s, plus comparators). A s
 layers costs its FIFOs and, when the widths differ, a width converter (FINN+'s models). The design
 with the least ``LUT + l_dsp x DSP + l_bram x BRAM18`` is found exactly by min-sum variable
 elimination over the layer graph (a chain of Fire fork/joins: no factor spans more than 3 layers);
-a grid of prices ``l_dsp``, ``l_bram`` (Lagrangian relaxation) then picks the fewest LUTs whose DSPs
-and BRAM18 fit. That last step is a heuristic: a duality gap can leave a cheaper fitting design
-unfound. Each chosen design is then estimated in full (:func:`.estimates.estimate`: FINN's own
+the prices (Lagrangian relaxation: a grid of ``l_bram``, for each the lowest ``l_dsp`` whose DSPs
+fit, by bisection) and a greedy repair that spends what the prices left unused then give the fewest
+LUTs whose DSPs and BRAM18 fit. That part is a heuristic: a duality gap can leave a cheaper fitting
+design unfound (the tests bound it against exhaustive search on a Fire module). Each chosen design is then estimated in full (:func:`.estimates.estimate`: FINN's own
 InsertDWC/InsertFIFO on a copy), and that estimate decides whether it fits.
 
 ``layerwise_fold_cycles(model, board, cycles)`` folds for one target; ``layerwise_auto_fold``
