@@ -36,16 +36,13 @@ class Candidate:
     out_widths: Tuple[int, ...]
 
 
-def _divisors(n: int) -> List[int]:
-    return [d for d in range(1, int(n) + 1) if int(n) % d == 0]
-
-
 def stream_inputs(model: ModelWrapper, node) -> List[int]:
     return [i for i, t in enumerate(node.input) if model.get_initializer(t) is None]
 
 
 def fold_space(op, node) -> List[Dict[str, object]]:
     """Every PE/SIMD assignment FINN's rules allow for ``node`` (``folding._DIVIDES``)."""
+    from .dsps import _divisors
     from .folding import _DIVIDES, MVAU_WWIDTH_MAX
 
     kind = node.op_type.rsplit("_", 1)[0]
@@ -53,7 +50,7 @@ def fold_space(op, node) -> List[Dict[str, object]]:
     for attr, dim_attr in _DIVIDES.get(kind, ()):
         dims = op.get_nodeattr(dim_attr)
         dims = dims if isinstance(dims, (list, tuple)) else [dims]
-        common = [d for d in _divisors(dims[0]) if all(int(x) % d == 0 for x in dims)]
+        common = [d for d in _divisors(int(dims[0])) if all(int(x) % d == 0 for x in dims)]
         if kind == "MVAU" and attr == "SIMD":
             common = [d for d in common if d * op.get_input_datatype(1).bitwidth() <= MVAU_WWIDTH_MAX]
         axes.append([(attr, d) for d in common])

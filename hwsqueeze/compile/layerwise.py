@@ -206,30 +206,30 @@ def _attr_layers(model: ModelWrapper, attr: str, value: str) -> List[str]:
 
 
 def _targets(model: ModelWrapper) -> List[int]:
-    """Every cycle count a layer's folding can give (the bottleneck is one of them), descending."""
+    """Every cycle count a layer's folding can give (the bottleneck is one of them) that every layer
+    can meet, descending."""
     from qonnx.custom_op.registry import getCustomOp
 
-    values = set()
+    values, floor = set(), 0
     for node in model.graph.node:
         op = getCustomOp(node)
-        for f in fold_space(op, node):
-            values.add(cycles_at(op, f))
-    return sorted(values, reverse=True)
+        mine = {cycles_at(op, f) for f in fold_space(op, node)}
+        values |= mine
+        floor = max(floor, min(mine))  # no design is faster than its slowest fully-unfolded layer
+    return sorted((v for v in values if v >= floor), reverse=True)
 
 
 def layerwise_auto_fold(model: ModelWrapper, board: Board, margin: float = MARGIN, use_dsps: bool = True,
                         progress: Optional[Callable[[str], None]] = None, fuse: bool = False):
     """The fastest layer-by-layer folding that fits ``board``: a bisection over the cycle targets
     (fewer cycles never makes a design smaller: every candidate for a target also meets a slower one)."""
-    from .folding import _line, no_fit_message
-
-    from .folding import fold
+    from .folding import _line, fold, no_fit_message
 
     say = progress or (lambda s: None)
     best = fold(model, board, 1.0, margin, use_dsps, fuse)  # SetFolding fully folded: the slowest design
     if not best.estimate.fits:
         raise HwsqueezeError(no_fit_message(best.estimate, board), exit_code=NO_FIT)
-    floor = [t for t in _targets(model) if t >= max(_min_cycles(model))]  # targets every layer can meet
+    floor = _targets(model)
     lo, hi = 0, len(floor) - 1  # floor[lo]: slowest, assumed to fit
     cache: dict = {}
     while lo < hi:
@@ -242,10 +242,3 @@ def layerwise_auto_fold(model: ModelWrapper, board: Board, margin: float = MARGI
         else:
             hi = mid - 1
     return best
-
-
-def _min_cycles(model: ModelWrapper) -> List[int]:
-    """Each layer's fewest cycles at any folding."""
-    from qonnx.custom_op.registry import getCustomOp
-
-    return [min(cycles_at(getCustomOp(n), f) for f in fold_space(getCustomOp(n), n)) for n in model.graph.node]
