@@ -37,7 +37,7 @@ def _keep_bitstream(old: Path, tmp: Path, prov: dict) -> bool:
     delete it. True (record it) when it was recorded there and every input the bitfile step
     depends on is unchanged; otherwise it goes to ``bitfile/stale/`` with WHY.txt (it belongs to
     another design, or was never recorded, e.g. timing failed), and is not recorded."""
-    from .config import DESIGN_KEYS
+    from .pipeline import DESIGN_KEYS
 
     if (old / STALE_BITFILE_DIR).is_dir():  # stale ones from before stay, too
         shutil.copytree(old / STALE_BITFILE_DIR, tmp / STALE_BITFILE_DIR)

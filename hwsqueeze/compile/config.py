@@ -17,9 +17,10 @@ from ..errors import HwsqueezeError
 from ..fsutil import sha256_file, write_json
 from .boards import MARGIN, Board
 
-__all__ = ["BuildConfig", "BuildState", "StepRecord", "provenance", "VERIFY_N", "FOLDING_SEARCHES"]
+__all__ = ["BuildConfig", "BuildState", "StepRecord", "provenance", "VERIFY_N", "FOLDING_SEARCHES", "ESTIMATE_LAST"]
 
 VERIFY_N = 8
+ESTIMATE_LAST = "estimates"  # --estimate-only is --stop-step estimates
 FOLDING_SEARCHES = ("layerwise", "setfolding")  # compile.layerwise, or FINN's SetFolding (compile.folding)
 
 
@@ -39,12 +40,20 @@ class BuildConfig:
     use_dsps: bool = True
     fuse_fire: bool = False  # fused FireExpand layers instead of the Fire expand fork/join
     standalone_thresholds: bool = False  # thresholds as their own layers, MVAUs as DSP-packed RTL MVUs
-    estimate_only: bool = False
+    estimate_only: bool = False  # = (stop_step == ESTIMATE_LAST): one fact, normalized at construction
     require_bitstream: bool = False
     from_step: Optional[str] = None
     stop_step: Optional[str] = None  # stop after this step
     samples: Optional[str] = None  # dataset for the package's sample images (default: the checkpoint's)
     verify_n: int = VERIFY_N
+
+    def __post_init__(self) -> None:
+        if self.estimate_only:
+            if self.stop_step not in (None, ESTIMATE_LAST):
+                raise HwsqueezeError(f"--estimate-only stops after '{ESTIMATE_LAST}'; it cannot be combined with "
+                                     f"--stop-step {self.stop_step}")
+            self.stop_step = ESTIMATE_LAST
+        self.estimate_only = self.stop_step == ESTIMATE_LAST
 
     def to_json(self) -> Dict[str, Any]:
         """The config as ``build_config.json`` holds it (paths absolute, the board in full)."""
@@ -94,6 +103,7 @@ class StepRecord:
     output: Optional[str] = None  # its intermediate file, relative to the build dir
     output_sha256: Optional[str] = None
     seconds: float = 0.0
+    files: Dict[str, Optional[str]] = field(default_factory=dict)  # its row's ``writes`` -> sha256 (None: absent)
 
 
 @dataclass
@@ -106,7 +116,7 @@ class BuildState:
     output: Dict[str, Any] = field(default_factory=dict)  # CPU tail: scale, cpu_ops, logits_shape
     folding: Dict[str, Any] = field(default_factory=dict)
     estimate: Dict[str, Any] = field(default_factory=dict)
-    resources: Dict[str, Any] = field(default_factory=dict)  # labelled: the estimate, or Vivado's measurement
+    measured: Dict[str, Any] = field(default_factory=dict)  # Vivado's post-route utilisation (bitfile step)
     timing: Dict[str, Any] = field(default_factory=dict)  # Vivado's routed timing summary (bitfile step)
     tools: Dict[str, Optional[str]] = field(default_factory=dict)
     versions: Dict[str, str] = field(default_factory=dict)
@@ -118,6 +128,16 @@ class BuildState:
         return {name: rec.seconds for name, rec in self.steps.items()}
 
     @property
+    def resources(self) -> Dict[str, Any]:
+        """The design's totals, labelled: Vivado's measurement once the bitfile step ran, else the estimate."""
+        if self.measured:
+            return dict(self.measured)
+        if not self.estimate.get("totals"):
+            return {}
+        return {"source": "estimate (FINN+ analytical estimates + hwsqueeze's overheads; Vivado replaces them "
+                          "after the bitfile step)", **self.estimate["totals"]}
+
+    @property
     def cpu_ops(self) -> List[str]:
         """The ops left on the CPU (the float tail convert_to_hw folded into one output scale)."""
         return list(self.output.get("cpu_ops", []))
@@ -126,6 +146,7 @@ class BuildState:
         d = asdict(self)
         d["timings_s"] = self.timings_s
         d["cpu_ops"] = self.cpu_ops
+        d["resources"] = self.resources
         return d
 
     def save(self, path: Path) -> None:
@@ -142,9 +163,11 @@ class BuildState:
             for name, rec in state.steps.items():
                 if not (isinstance(rec.inputs, dict) and all(isinstance(v, str) for v in rec.inputs.values())
                         and isinstance(rec.output, (str, type(None)))
-                        and isinstance(rec.output_sha256, (str, type(None)))):
+                        and isinstance(rec.output_sha256, (str, type(None)))
+                        and isinstance(rec.files, dict)
+                        and all(isinstance(v, (str, type(None))) for v in rec.files.values())):
                     raise ValueError(f"step record '{name}' is malformed")
-            for name in ("source", "checks", "output", "folding", "estimate", "provenance"):
+            for name in ("source", "checks", "output", "folding", "estimate", "measured", "provenance"):
                 if not isinstance(getattr(state, name), dict):
                     raise ValueError(f"field '{name}' must be an object")
         except FileNotFoundError:
@@ -157,11 +180,6 @@ class BuildState:
 
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-# The provenance keys that decide the hardware design (what the Vivado steps and a bitstream
-# depend on; pipeline.STEPS uses them, and a deploy rerun keeps a bitstream only if they hold).
-DESIGN_KEYS = ("source", "versions", "verify_n", "mapping", "board", "folding")
 
 
 def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:

@@ -7,11 +7,12 @@ output), the reports and ``deploy/``; ``build.json`` appears only when the build
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Callable, Dict, List
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from ..errors import MISSING_TOOL, HwsqueezeError
 from ..logs import to_file
 from ..fsutil import LOCK, folder_lock, sha256_file
 from .config import BuildConfig, BuildState, StepRecord, provenance
-from .pipeline import ESTIMATE_LAST, STEPS, Step, intermediate_path, step_index
+from .pipeline import STEPS, Step, first_stale, intermediate_path, overlapping, remove_stale, step_index, written
 from .steps.vivado import MissingTools
 from .verify import compare, execute
 
@@ -59,20 +60,33 @@ def _check_out_dir(out: Path) -> None:
                              "choose a new or empty folder (nothing was changed)")
 
 
-def _resume_point(state: BuildState, prov: Dict[str, str], wanted: int, log: Callable[[str], None]) -> int:
-    """The step to start from: ``wanted``, or the first earlier step whose inputs changed."""
-    for i, step in enumerate(STEPS[:wanted]):
-        rec = state.steps.get(step.name)
-        if rec is None:
-            raise HwsqueezeError(f"cannot resume from '{STEPS[wanted].name}': step '{step.name}' never finished "
-                                 "in the earlier build; rerun without --from-step")
-        changed = [k for k in step.depends if rec.inputs.get(k) != prov[k]]
-        if changed:
-            k = changed[0]
-            log(f"  provenance: {k} changed since the earlier build (was '{rec.inputs.get(k)}', now '{prov[k]}'): "
-                f"rebuilding from step '{step.name}' instead of '{STEPS[wanted].name}'")
-            return i
-    return wanted
+# BuildState fields the runner itself keeps; every other field belongs to the steps whose rows'
+# ``sets`` name it, and a step that changes a field its row does not name is refused.
+_RUNNER_FIELDS = ("board", "tools", "versions", "provenance", "steps", "checks")
+
+
+def _step_fields(state: BuildState) -> Dict[str, str]:
+    return {f.name: json.dumps(getattr(state, f.name), sort_keys=True, default=str)
+            for f in fields(state) if f.name not in _RUNNER_FIELDS}
+
+
+def _check_sets(step: Step, before: Dict[str, str], state: BuildState) -> None:
+    changed = [k for k, v in _step_fields(state).items() if before[k] != v and k not in step.sets]
+    if changed:  # a bug in the step or in its table row, not a user error
+        raise RuntimeError(f"step '{step.name}' changed the build state's {', '.join(changed)}, which its row in "
+                           "pipeline.STEPS does not list in `sets`")
+
+
+def _drop_stale(cfg: BuildConfig, earlier: List[str], state: BuildState, log: Callable[[str], None]) -> None:
+    """Steps of the earlier build that were invalidated and did not run again: their files go
+    (pipeline.remove_stale), so nothing stale looks current; kept ones are named in the log."""
+    stale = [n for n in earlier if n not in state.steps]
+    removed, kept = remove_stale(cfg.out_dir, stale)
+    if removed:
+        log(f"  removed the earlier build's now-stale {', '.join(removed)} (steps {', '.join(stale)} did not rerun)")
+    if kept:
+        log(f"  kept from the earlier build, now stale: {', '.join(kept)} (rerun with --from-step {stale[0]} "
+            "to refresh)")
 
 
 def _check_input_file(cfg: BuildConfig, state: BuildState, start: int) -> Path:
@@ -133,14 +147,20 @@ def _run_steps(cfg: BuildConfig, wanted: int, stop: int) -> BuildResult:
     log = logging.getLogger("hwsqueeze.build").info
     vers = versions()
     prov = provenance(cfg, vers)
-    state, model, start = BuildState(), None, 0
+    state, model, start, earlier = BuildState(), None, 0, []
     if wanted > 0:
         state = BuildState.load(state_path)
-        start = _resume_point(state, prov, wanted, log)
+        start, why = first_stale(state.steps, prov, cfg.out_dir, wanted)
+        if why:
+            log(f"  provenance: {why}: rebuilding from step '{STEPS[start].name}' instead of '{STEPS[wanted].name}'")
+        earlier = list(state.steps)
         if start > 0:
             from qonnx.core.modelwrapper import ModelWrapper
 
             model = ModelWrapper(str(_check_input_file(cfg, state, start)))
+    elif state_path.is_file():  # a fresh build over an earlier one: what it finished may go stale
+        with contextlib.suppress(HwsqueezeError):
+            earlier = list(BuildState.load(state_path).steps)
     if summary_path.exists():
         summary_path.unlink()  # a build in progress or failed must not look complete
     write_json(cfg.out_dir / "build_config.json", cfg.to_json())  # what `build --replay` rebuilds from
@@ -157,16 +177,35 @@ def _run_steps(cfg: BuildConfig, wanted: int, stop: int) -> BuildResult:
     finn_name = ctx.path("intermediate_models")  # where FINN's builder puts them: same files
     if not finn_name.exists() and not finn_name.is_symlink():
         finn_name.symlink_to("intermediate")
+    try:
+        status, message = _run_from(ctx, model, start, stop, prov)
+    finally:
+        _drop_stale(cfg, earlier, state, log)
+    from .report import write_time_per_step
+
+    write_time_per_step(cfg.out_dir, state.timings_s)
+    summary = {"status": status, "message": message, **state.to_dict()}
+    if status == "no-bitstream" and cfg.require_bitstream:
+        raise HwsqueezeError(message + " (--require-bitstream)", exit_code=MISSING_TOOL)
+    write_json(summary_path, summary)
+    return BuildResult(status=status, out_dir=cfg.out_dir, summary=summary, message=message)
+
+
+def _run_from(ctx: BuildContext, model, start: int, stop: int, prov: Dict[str, str]):
+    """Run steps ``start``..``stop``, saving each one's graph, files' digests and record; (status, message)."""
+    cfg, state, log = ctx.cfg, ctx.state, ctx.log
+    state_path = cfg.out_dir / "build_state.json"
     status, message = "bitstream", ""
     for i in range(start, len(STEPS)):
         step = STEPS[i]
-        if cfg.estimate_only and i > step_index(ESTIMATE_LAST):
-            status, message = "estimate-only", "estimate-only build: stopped after the estimates (no code " \
-                                               "generation, no deploy package)"
-            break
         if i > stop:
-            status = "stopped"
-            message = f"stopped after step '{STEPS[stop].name}' (--stop-step); continue with --from-step {step.name}"
+            if cfg.estimate_only:
+                status, message = "estimate-only", "estimate-only build: stopped after the estimates (no code " \
+                                                   "generation, no deploy package)"
+            else:
+                status = "stopped"
+                message = (f"stopped after step '{STEPS[stop].name}' (--stop-step); continue with "
+                           f"--from-step {step.name}")
             break
         log(f"[{i:02d}] {step.name}: {step.doc}")
         t0 = time.time()
@@ -177,7 +216,9 @@ def _run_steps(cfg: BuildConfig, wanted: int, stop: int) -> BuildResult:
                 missing = ctx.env.missing_tools() if step.needs_tools else []
                 if missing:  # the table's needs_tools, checked here for every step that declares it
                     raise MissingTools(missing)
+                before = _step_fields(state)
                 model = step.run(ctx, model)
+                _check_sets(step, before, state)
                 if step.check:
                     _verify(ctx, step, model)
         except MissingTools as e:
@@ -196,15 +237,16 @@ def _run_steps(cfg: BuildConfig, wanted: int, stop: int) -> BuildResult:
                                  f"(details in {cfg.out_dir / 'build.log'})") from e
         out = ctx.intermediate(step.name)
         model.save(str(out))
+        files = written(cfg.out_dir, step.name)
+        if missing := [w for w, h in files.items() if h is None]:
+            raise RuntimeError(f"step '{step.name}' did not write {', '.join(missing)}, which its row in "
+                               "pipeline.STEPS lists in `writes`")
         state.steps[step.name] = StepRecord(inputs={k: prov[k] for k in step.depends},
                                             output=str(out.relative_to(cfg.out_dir)),
-                                            output_sha256=sha256_file(out), seconds=round(time.time() - t0, 2))
+                                            output_sha256=sha256_file(out), seconds=round(time.time() - t0, 2),
+                                            files=files)
+        for other in overlapping(step.name):  # it wrote into their files: their records follow
+            if other in state.steps:
+                state.steps[other].files = written(cfg.out_dir, other)
         state.save(state_path)
-    from .report import write_time_per_step
-
-    write_time_per_step(cfg.out_dir, state.timings_s)
-    summary = {"status": status, "message": message, **state.to_dict()}
-    if status == "no-bitstream" and cfg.require_bitstream:
-        raise HwsqueezeError(message + " (--require-bitstream)", exit_code=MISSING_TOOL)
-    write_json(summary_path, summary)
-    return BuildResult(status=status, out_dir=cfg.out_dir, summary=summary, message=message)
+    return status, message

@@ -150,8 +150,6 @@ def step_estimates(ctx, model):
     write_finn_reports(model, ctx.cfg.board, ctx.cfg.out_dir)
     ctx.state.estimate = {k: getattr(est, k) for k in ("fps", "latency_ms", "latency_sum_ms", "fits", "totals",
                                                        "bottleneck")}
-    ctx.state.resources = {"source": "estimate (FINN+ analytical estimates + hwsqueeze's overheads; Vivado "
-                                     "replaces them after the bitfile step)", **est.totals}
     write_resources(ctx.cfg.out_dir, ctx.state.resources)
     t = est.totals
     ctx.log(f"  estimate: {est.fps:,.0f} FPS at {est.clock_mhz:g} MHz, latency {est.latency_ms:.2f} ms, "

@@ -84,8 +84,8 @@ def record_vivado_results(ctx, model) -> None:
     ctx.state.timing = {**parse_timing_summary(files[TIMING_RPT].read_text(errors="replace"), str(files[TIMING_RPT])),
                         "clock_mhz": ctx.cfg.board.clock_mhz, "report": TIMING_RPT}
     used = parse_utilisation(files[UTIL_XML])
-    ctx.state.resources = {"source": f"vivado post-route utilisation ({UTIL_XML})", **used,
-                           "estimate": (ctx.state.estimate or {}).get("totals")}
+    ctx.state.measured = {"source": f"vivado post-route utilisation ({UTIL_XML})", **used,
+                          "estimate": (ctx.state.estimate or {}).get("totals")}
     write_resources(out, ctx.state.resources)
     t = ctx.state.timing
     ctx.log(f"  vivado: WNS {t.get('wns_ns')} ns, WHS {t.get('whs_ns')} ns at {ctx.cfg.board.clock_mhz:g} MHz; "
