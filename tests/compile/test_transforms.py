@@ -199,25 +199,12 @@ def test_streamline_forks_and_joins_moves_scales_past_fork_and_concat():
                {"x": "UINT4", "wa": "INT4", "wb": "INT4"})
     x = rng.integers(0, 16, (1, 8))
     ref = _run(m, x)
-    m2, changed = StreamlineForksAndJoins().apply(m)
-    assert changed
+    m2 = m.transform(StreamlineForksAndJoins())
     np.testing.assert_array_equal(_run(m2, x), ref)
     first = m2.find_consumer(m2.graph.input[0].name)
     assert first.op_type == "MatMul", [n.op_type for n in m2.graph.node]
     assert "Mul" not in [n.op_type for n in m2.graph.node]
     _again_is_noop(StreamlineForksAndJoins(), m2, x)
-
-
-def test_fixed_point_stops():
-    from qonnx.transformation.general import GiveUniqueNodeNames
-
-    from hwsqueeze.compile.transforms.forks import fixed_point
-
-    m = _tail()
-    m2, changed = fixed_point(m, [GiveUniqueNodeNames()])
-    assert changed  # the tail's nodes had no names
-    assert [n.name for n in m2.graph.node] == [n.name for n in m.transform(GiveUniqueNodeNames()).graph.node]
-    assert fixed_point(m2, [GiveUniqueNodeNames()])[1] is False
 
 
 def _lowered_fire(rng) -> ModelWrapper:
@@ -253,8 +240,7 @@ def test_move_transposes_through_forks_and_joins():
     ref = _run(m, x)
     count = lambda mm: [n.op_type for n in mm.graph.node].count("Transpose")  # noqa: E731
     assert count(m) == 8
-    m2, changed = MoveTransposesThroughForksAndJoins().apply(m)
-    assert changed
+    m2 = m.transform(MoveTransposesThroughForksAndJoins())
     np.testing.assert_array_equal(_run(m2, x), ref)
     assert count(m2) == 2, [n.op_type for n in m2.graph.node]
     cat = next(n for n in m2.graph.node if n.op_type == "Concat")

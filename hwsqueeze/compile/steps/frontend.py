@@ -13,21 +13,12 @@ __all__ = ["step_export", "step_qonnx_to_finn", "step_streamline", "step_lower_t
 
 
 def tidy(model):
-    """qonnx's usual clean-up after a rewrite: shapes, constants, names, datatypes, dead tensors."""
-    from qonnx.transformation.fold_constants import FoldConstants
-    from qonnx.transformation.general import (
-        GiveReadableTensorNames,
-        GiveUniqueNodeNames,
-        RemoveStaticGraphInputs,
-        RemoveUnusedTensors,
-    )
+    """qonnx's ``cleanup_model`` after a rewrite (shapes, constants, dead tensors, names), then the
+    datatypes, which it leaves alone."""
     from qonnx.transformation.infer_datatypes import InferDataTypes
-    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.cleanup import cleanup_model
 
-    for t in (InferShapes(), FoldConstants(), GiveUniqueNodeNames(), GiveReadableTensorNames(), InferDataTypes(),
-              RemoveStaticGraphInputs(), RemoveUnusedTensors()):
-        model = model.transform(t)
-    return model
+    return cleanup_model(model).transform(InferDataTypes())
 
 
 def _load_source_model(ctx) -> Tuple[object, dict]:
@@ -109,8 +100,9 @@ def step_qonnx_to_finn(ctx, model):
     from ..transforms.pooling import MaxPoolCeilToPad, ReduceMeanToGlobalAveragePool
 
     model = cleanup_model(model)
-    model, removed = RemoveUint8InputQuant().apply(model)
-    if not removed:
+    n = len(model.graph.node)
+    model = model.transform(RemoveUint8InputQuant())
+    if len(model.graph.node) == n:
         raise HwsqueezeError("the model's input is not an identity uint8 quantizer; hwsqueeze builds need "
                              "uint8 pixel input (scale 1) so no float thresholding lands in hardware")
     model = model.transform(MakeInputNHWC()).transform(ReduceMeanToGlobalAveragePool()).transform(InferShapes())
@@ -125,8 +117,7 @@ def step_streamline(ctx, model):
     """Fork/concat-aware streamlining: scales and BatchNorm folded into integer thresholds."""
     from ..transforms.forks import StreamlineForksAndJoins
 
-    model, _ = StreamlineForksAndJoins().apply(model)
-    return tidy(model)
+    return tidy(model.transform(StreamlineForksAndJoins()))
 
 
 def step_lower_to_nhwc(ctx, model):
@@ -136,6 +127,5 @@ def step_lower_to_nhwc(ctx, model):
 
     from ..transforms.forks import MoveTransposesThroughForksAndJoins
 
-    model = model.transform(LowerConvsToMatMul())
-    model, _ = MoveTransposesThroughForksAndJoins().apply(model)
+    model = model.transform(LowerConvsToMatMul()).transform(MoveTransposesThroughForksAndJoins())
     return tidy(model).transform(InferDataLayouts())

