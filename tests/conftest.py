@@ -41,36 +41,48 @@ def _shared_dir(request, tmp_path_factory, name: str) -> Path:
     return tmp_path_factory.getbasetemp().parent / f"{name}-{worker['testrunuid']}"
 
 
+def _build_once(request, tmp_path_factory, name: str, *args: str, timeout: float) -> Path:
+    """``hwsqueeze build ARGS`` (no Vivado: its package runs on the emulated board) into a folder
+    built once per test run: under pytest-xdist the first worker builds it, the others wait for it."""
+    from filelock import FileLock
+    from helpers import run_cli
+
+    out = _shared_dir(request, tmp_path_factory, name)
+    with FileLock(str(out) + ".lock"):
+        if not (out / "deploy" / "deploy.json").is_file():
+            res = run_cli("build", *args, "--out", str(out), "--quiet", timeout=timeout)
+            assert res.returncode == 0, res.stdout + res.stderr
+    return out
+
+
 @pytest.fixture(scope="session")
 def built_deploy(request, tmp_path_factory) -> Path:
-    """A deploy package of the shipped default model, built once per test run (no Vivado:
-    emulated board; under pytest-xdist the first worker builds it, the others wait for it).
+    """A deploy package of the shipped default model, built once per test run.
     Set HWSQUEEZE_DEPLOY to test an existing package instead."""
     env = os.environ.get("HWSQUEEZE_DEPLOY")
     if env:
         return Path(env)
-    from filelock import FileLock
-    from helpers import run_cli
+    return _build_once(request, tmp_path_factory, "default-build", "--board", "pynq-z2", timeout=1200) / "deploy"
 
-    out = _shared_dir(request, tmp_path_factory, "default-build")
-    with FileLock(str(out) + ".lock"):
-        if not (out / "deploy" / "deploy.json").is_file():
-            res = run_cli("build", "--board", "pynq-z2", "--out", str(out), "--quiet", timeout=1200)
-            assert res.returncode == 0, res.stdout + res.stderr
-    return out / "deploy"
+
+# The tiny model (two Fire modules) at 1,000 FPS, one build per build option, each built once per test
+# run: the build folder, its package in deploy/ (tests/hw runs on all three and the shipped model).
+TINY = ("--model", "squeezenet-tiny-cifar10", "--target-fps", "1000")
+
+
+@pytest.fixture(scope="session")
+def tiny_default_build(request, tmp_path_factory) -> Path:
+    """The default mapping: HLS MVAUs with their thresholds (the last layer an RTL MVU)."""
+    return _build_once(request, tmp_path_factory, "tiny-default", *TINY, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def tiny_fused_build(request, tmp_path_factory) -> Path:
+    """``--fuse-fire``: every Fire expand one FireExpand_hls layer."""
+    return _build_once(request, tmp_path_factory, "tiny-fused", *TINY, "--fuse-fire", timeout=900)
 
 
 @pytest.fixture(scope="session")
 def standalone_build(request, tmp_path_factory) -> Path:
-    """The tiny model built with ``--standalone-thresholds`` (RTL thresholding layers and RTL MVUs), no
-    Vivado: the build folder, its package in ``deploy/``; built once per test run (as ``built_deploy``)."""
-    from filelock import FileLock
-    from helpers import run_cli
-
-    out = _shared_dir(request, tmp_path_factory, "tiny-standalone")
-    with FileLock(str(out) + ".lock"):
-        if not (out / "deploy" / "deploy.json").is_file():
-            res = run_cli("build", "--model", "squeezenet-tiny-cifar10", "--standalone-thresholds", "--target-fps",
-                          "1000", "--out", str(out), "--quiet", timeout=900)
-            assert res.returncode == 0, res.stdout + res.stderr
-    return out
+    """``--standalone-thresholds``: RTL thresholding layers and RTL MVUs."""
+    return _build_once(request, tmp_path_factory, "tiny-standalone", *TINY, "--standalone-thresholds", timeout=900)

@@ -1,7 +1,8 @@
 """The final FINN HW-layer graph as the package's reference graph (format: hwsqueeze/deploy/graph.py).
 
 Host side only (qonnx); :func:`hwsqueeze.deploy.write_graph` writes it, the reference engine and
-the emulated board read it.
+the emulated board read it. A node type outside the package's list of HW ops (``deploy/ops.py``)
+is refused here, naming the node, rather than written into a package no board-side reader accepts.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 from onnx import helper
 
 from ..deploy import GRAPH_FORMAT
-from ..deploy.graph import NODE_ARRAYS
+from ..deploy.ops import op_of_node_type
 from ..errors import HwsqueezeError
 
 __all__ = ["reference_graph"]
@@ -39,7 +40,7 @@ def reference_graph(model) -> Tuple[dict, Dict[str, np.ndarray]]:
     for node in model.graph.node:
         if not node.domain.startswith("finn.custom_op.fpgadataflow"):
             raise HwsqueezeError(f"node {node.name} ({node.op_type}) is not a HW layer; export the dataflow partition")
-        op = node.op_type.rsplit("_", 1)[0] if node.op_type.endswith(("_hls", "_rtl")) else node.op_type
+        op = op_of_node_type(node.op_type, f"node {node.name}")
         attrs = {}
         for a in node.attribute:
             if a.name in _SKIP_ATTRS:
@@ -49,7 +50,7 @@ def reference_graph(model) -> Tuple[dict, Dict[str, np.ndarray]]:
             if isinstance(attrs[a.name], list):
                 attrs[a.name] = [x.decode() if isinstance(x, bytes) else x for x in attrs[a.name]]
         refs = {}
-        for idx, name in NODE_ARRAYS.get(op, ()):
+        for idx, name in op.arrays:
             if idx < len(node.input) and node.input[idx]:
                 init = model.get_initializer(node.input[idx])
                 if init is None:
@@ -58,7 +59,7 @@ def reference_graph(model) -> Tuple[dict, Dict[str, np.ndarray]]:
                 arrays[key] = _as_int_array(np.asarray(init), key)
                 refs[name] = key
         stream_inputs = [t for t in node.input if model.get_initializer(t) is None]
-        nodes.append({"name": node.name, "op": op, "op_type": node.op_type, "inputs": stream_inputs,
+        nodes.append({"name": node.name, "op": op.name, "op_type": node.op_type, "inputs": stream_inputs,
                       "outputs": list(node.output), "attrs": attrs, "arrays": refs,
                       "out_dtype": model.get_tensor_datatype(node.output[0]).name,
                       "out_shape": [int(s) for s in model.get_tensor_shape(node.output[0])]})

@@ -5,7 +5,8 @@ read by the reference engine and the emulated board. ``graph.json`` lists the no
 topological order with their FINN attributes verbatim (datatypes as names, e.g. "INT4");
 ``weights.npz`` holds their integer arrays in FINN's unfolded, folding-independent layout
 (MVAU weights (MW, MH), thresholds (MH or 1, steps)) under keys "<node>/<array>"; which arrays a
-node kind carries, by the index of the FINN node input they come from, is :data:`NODE_ARRAYS`.
+node kind carries, by the index of the FINN node input they come from, is its ``arrays`` in
+:mod:`.ops` (the list of HW ops a graph may hold).
 ``FireExpand`` is the project's own fused Fire-expand layer (``hls/fire_expand.hpp``): its stream
 input is the 3x3 window (``KernelDim``, ``IFMChannels``), its output ``[1x1 (CH1) | 3x3 (CH3)]``,
 ``weights1`` (C, CH1) acting on the window's centre tap and ``weights3`` (K*K*C, CH3) on the whole
@@ -22,16 +23,13 @@ from ..errors import HwsqueezeError
 from ..fsutil import atomic_write, write_json
 from .datatypes import dtype_range, is_known_dtype
 from .files import check_name, inside, load_npz
+from .ops import OPS
 from .package import DEPLOY_JSON, GRAPH_JSON, HW_DIR, WEIGHTS_NPZ, DeployMeta, read_json, read_meta
 from .shapes import check_node_shapes
 
-__all__ = ["GRAPH_FORMAT", "NODE_ARRAYS", "open_package", "read_graph", "write_graph", "validate_graph", "check_images"]
+__all__ = ["GRAPH_FORMAT", "open_package", "read_graph", "write_graph", "validate_graph", "check_images"]
 
 GRAPH_FORMAT = "hwsqueeze-reference/1"
-# node kind -> (FINN node input index, array name) of the integer arrays it carries
-NODE_ARRAYS = {"MVAU": ((1, "weights"), (2, "thresholds")), "VVAU": ((1, "weights"), (2, "thresholds")),
-               "Thresholding": ((1, "thresholds"),),
-               "FireExpand": ((1, "weights1"), (2, "thresholds1"), (3, "weights3"), (4, "thresholds3"))}
 MAX_NODES = 10_000  # the ImageNet SqueezeNet has ~150
 _NODE_KEYS = {"name": str, "op": str, "inputs": list, "outputs": list, "attrs": dict, "arrays": dict}
 
@@ -69,7 +67,7 @@ def validate_graph(path: PathLike, graph: dict, arrays: Dict[str, np.ndarray]) -
             if t not in produced:
                 raise HwsqueezeError(f"{path}: node {name} reads tensor {t!r}, which no earlier node produces")
         if node["op"] == "FireExpand":  # no optional arrays: both parts always threshold
-            missing = [a for _, a in NODE_ARRAYS["FireExpand"] if a not in node["arrays"]]
+            missing = [a for _, a in OPS["FireExpand"].arrays if a not in node["arrays"]]
             if missing:
                 raise HwsqueezeError(f"{path}: node {name} ({node['op']}) has no array {missing[0]!r}")
         for ref in node["arrays"].values():

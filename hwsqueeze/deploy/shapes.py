@@ -5,19 +5,21 @@ with is checked for type and range, every tensor's shape is derived from the gra
 the nodes' attributes and compared with the node's recorded ``out_shape``, every array's shape,
 dtype and values with what its node implies. So the reference and the emulated board only ever
 index, allocate and loop over figures checked here, each bounded (``MAX_DIM``, ``MAX_TENSOR_VALUES``),
-and a malformed graph is one line naming the file, node and field. numpy only, Python 3.8.
+and a malformed graph is one line naming the file, node and field. Which ops (and FINN+ node types)
+a graph may hold, with how many inputs and outputs, is :mod:`.ops`. numpy only, Python 3.8.
 """
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 
 from ..errors import HwsqueezeError
 from .datatypes import dtype_range, is_known_dtype
+from .ops import NODE_TYPES, OPS
 
-__all__ = ["MAX_DIM", "MAX_TENSOR_VALUES", "MAX_STEPS", "MAX_POOL_WINDOW", "check_node_shapes"]
+__all__ = ["MAX_DIM", "MAX_TENSOR_VALUES", "MAX_STEPS", "MAX_POOL_WINDOW", "SHAPES", "check_node_shapes"]
 
 MAX_DIM = 1 << 16  # any one dimension or attribute (ImageNet SqueezeNet's largest is 1000 channels)
 MAX_TENSOR_VALUES = 1 << 24  # values of one tensor per image (the 224x224 model's largest is ~0.4 M)
@@ -188,13 +190,11 @@ def _globalacc(n: _Node, xs, arrays) -> List[int]:
     return [_four_d(n, xs[0])[0], 1, 1, xs[0][3]]
 
 
-# op -> (number of inputs (None: one or more), output shape from the input shapes)
-_OPS: Dict[str, tuple] = {
-    "MVAU": (1, _mvau), "FireExpand": (1, _fire_expand), "Thresholding": (1, _thresholding),
-    "FMPadding": (1, _fmpadding), "ConvolutionInputGenerator": (1, _swg), "Pool": (1, _pool),
-    "DuplicateStreams": (1, lambda n, xs, a: xs[0]), "StreamingConcat": (None, _concat), "AddStreams": (2, _add),
-    "ElementwiseAdd": (2, _add), "GlobalAccPool": (1, _globalacc),
-    "StreamingDataWidthConverter": (1, lambda n, xs, a: xs[0]), "StreamingFIFO": (1, lambda n, xs, a: xs[0]),
+# op of .ops -> its output shape from the input shapes (and what it checks on the way)
+SHAPES: Dict[str, Callable] = {
+    "MVAU": _mvau, "FireExpand": _fire_expand, "Thresholding": _thresholding, "FMPadding": _fmpadding,
+    "ConvolutionInputGenerator": _swg, "Pool": _pool, "DuplicateStreams": lambda n, xs, a: xs[0],
+    "StreamingConcat": _concat, "ElementwiseAdd": _add, "GlobalAccPool": _globalacc,
 }
 
 
@@ -214,15 +214,19 @@ def check_node_shapes(path: str, graph: dict, arrays: Dict[str, np.ndarray]) -> 
     out_shape = _shape(path, "field 'output_shape'", graph["output_shape"])
     for spec in graph["nodes"]:
         n = _Node(path, spec)
-        if spec["op"] not in _OPS:
-            raise n.fail(f"op {spec['op']!r} is not supported by the board side (known: {', '.join(sorted(_OPS))})")
-        n_in, infer = _OPS[spec["op"]]
+        op = OPS.get(spec["op"])
+        if op is None or op.name not in SHAPES:
+            raise n.fail(f"op {_shown(spec['op'], 40)} is not supported by the board side (known: {', '.join(OPS)})")
+        if "op_type" in spec and not (isinstance(spec["op_type"], str) and NODE_TYPES.get(spec["op_type"]) is op):
+            raise n.fail(f"field 'op_type' {_shown(spec['op_type'], 40)} is not a {op.name} a package can hold "
+                         f"({', '.join(f'{op.name}_{b}' for b in op.backends)})")
+        n_in = op.stream_inputs
         if (len(spec["inputs"]) != n_in) if n_in else not spec["inputs"]:
-            raise n.fail(f"has {len(spec['inputs'])} inputs, a {spec['op']} has {n_in or 'one or more'}")
-        if len(spec["outputs"]) != 1 and spec["op"] != "DuplicateStreams" or not spec["outputs"]:
+            raise n.fail(f"has {len(spec['inputs'])} inputs, a {op.name} has {n_in or 'one or more'}")
+        if len(spec["outputs"]) != 1 and not op.fork or not spec["outputs"]:
             raise n.fail(f"has {len(spec['outputs'])} outputs")
-        got = _shape(path, f"node {spec['name']}: the shape of its output", infer(n, [shapes[t] for t in spec["inputs"]],
-                                                                                 arrays))
+        got = _shape(path, f"node {spec['name']}: the shape of its output",
+                     SHAPES[op.name](n, [shapes[t] for t in spec["inputs"]], arrays))
         if "out_shape" in spec and spec["out_shape"] != got:
             raise n.fail(f"field 'out_shape' is {_shown(spec['out_shape'], 60)}, its inputs and attributes give {got}")
         shapes.update({t: got for t in spec["outputs"]})

@@ -132,15 +132,11 @@ def _op_add(node: _Node, xs, ctx) -> List[np.ndarray]:
     return [xs[0].astype(np.int64) + xs[1].astype(np.int64)]
 
 
-def _op_identity(node: _Node, xs, ctx) -> List[np.ndarray]:
-    return [xs[0]]
-
-
+# every op of hwsqueeze/deploy/ops.py (tests/test_op_registry.py checks)
 _OPS: Dict[str, Callable] = {
     "MVAU": _op_mvau, "FireExpand": _op_fire_expand, "Thresholding": _op_thresholding, "FMPadding": _op_fmpadding,
     "ConvolutionInputGenerator": _op_swg, "Pool": _op_pool, "DuplicateStreams": _op_duplicate,
-    "StreamingConcat": _op_concat, "GlobalAccPool": _op_globalaccpool, "AddStreams": _op_add,
-    "ElementwiseAdd": _op_add, "StreamingDataWidthConverter": _op_identity, "StreamingFIFO": _op_identity,
+    "StreamingConcat": _op_concat, "GlobalAccPool": _op_globalaccpool, "ElementwiseAdd": _op_add,
 }
 
 
@@ -153,7 +149,7 @@ class Reference:
         self.nodes = [_Node(s, arrays) for s in graph["nodes"]]
         for n in self.nodes:
             if n.op not in _OPS:
-                raise HwsqueezeError(f"{n.name}: op {n.op} is not supported by the reference engine")
+                raise HwsqueezeError(f"{n.name}: op {n.op} has no implementation in the reference engine")
         self.input_shape = [int(s) for s in graph["input_shape"]]
         self.input_dtype = graph["input_dtype"]
         self.output_shape = [int(s) for s in (output_shape or graph["output_shape"])]

@@ -19,6 +19,7 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 
 from ..deploy.files import inside
+from ..deploy.ops import OPS
 from ..errors import HwsqueezeError
 from .hwcompute import folded_mvau
 from .hwsources import read_memblock_words, read_mvau_folding, read_thresholds_header
@@ -117,10 +118,8 @@ def _streams(kind: str):
                 return [np.concatenate([x.astype(np.int64) for x in xs], axis=-1)]
             if kind == "add":
                 return [xs[0].astype(np.int64) + xs[1].astype(np.int64)]
-            if kind == "globalacc":
-                n, h, w, c = xs[0].shape
-                return [xs[0].astype(np.int64).reshape(n, h * w, c).sum(axis=1).reshape(n, 1, 1, c)]
-            return [xs[0]]  # width converters and FIFOs only re-pack the stream
+            n, h, w, c = xs[0].shape  # "globalacc"
+            return [xs[0].astype(np.int64).reshape(n, h * w, c).sum(axis=1).reshape(n, 1, 1, c)]
 
         return run
 
@@ -139,12 +138,12 @@ def _thresholding(node: dict, layer_dir: Path):
     return thresholding(node, layer_dir)
 
 
+# every op of hwsqueeze/deploy/ops.py (tests/test_op_registry.py checks); those with `sources` read hw/<node>/
 _LAYERS: Dict[str, Callable] = {
     "MVAU": _mvau, "FireExpand": _fire_expand, "Thresholding": _thresholding, "FMPadding": _fmpadding,
     "ConvolutionInputGenerator": _swg, "Pool": _pool,
     "DuplicateStreams": _streams("duplicate"), "StreamingConcat": _streams("concat"),
-    "AddStreams": _streams("add"), "ElementwiseAdd": _streams("add"), "GlobalAccPool": _streams("globalacc"),
-    "StreamingDataWidthConverter": _streams("identity"), "StreamingFIFO": _streams("identity"),
+    "ElementwiseAdd": _streams("add"), "GlobalAccPool": _streams("globalacc"),
 }
 
 
@@ -160,7 +159,7 @@ class HwModel:
             if node["op"] not in _LAYERS:
                 raise HwsqueezeError(f"{node['name']}: layer {node['op']} is not supported by the emulated board")
             layer_dir = inside(hw_dir, node["name"])
-            if node["op"] in ("MVAU", "FireExpand", "Thresholding") and not layer_dir.is_dir():
+            if OPS[node["op"]].sources and not layer_dir.is_dir():
                 raise HwsqueezeError(f"generated sources for {node['name']} missing: {layer_dir}")
             self.layers.append((node, _LAYERS[node["op"]](node, layer_dir)))
 

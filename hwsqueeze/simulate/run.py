@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..deploy.ops import SIMULATORS, op_of_node_type
 from . import cppsim, verilator
 from .env import SimEnv, prepare
 from .layout import dw_params, python_to_stream_order
@@ -44,7 +45,10 @@ class Options:
 
 
 def backend(node) -> str:
-    return "rtl" if node.op_type.endswith("_rtl") else "hls" if node.op_type.endswith("_hls") else "other"
+    """The node's backend, "hls" or "rtl" (run in :data:`SIMULATORS`' simulator of it); a node type
+    outside the list of HW ops a deploy package holds (``deploy/ops.py``) is refused in one line."""
+    op_of_node_type(node.op_type, f"{node.name}")
+    return node.op_type.rsplit("_", 1)[1]
 
 
 def load_images(build_dir: Path, model, n: int) -> Tuple[np.ndarray, str]:
@@ -121,7 +125,7 @@ def _simulate(build_dir: Path, opts: Options) -> Report:
     truth_model = generic_copy(ModelWrapper(str(path)))
     nodes = list(model.graph.node)
     want = {"all": ("hls", "rtl"), "hls": ("hls",), "rtl": ("rtl",)}[opts.layers]
-    hls_names = [n.name for n in nodes if backend(n) == "hls"]
+    hls_names = [n.name for n in nodes if backend(n) == "hls"]  # refuses an unknown node type before any work
     rtl_names = [n.name for n in nodes if backend(n) == "rtl"]
     if opts.fault and opts.fault not in hls_names + rtl_names:
         raise HwsqueezeError(f"--inject-fault: no HW layer {opts.fault!r}")
@@ -161,7 +165,7 @@ def _simulate(build_dir: Path, opts: Options) -> Report:
         if b not in want:
             continue
         c = compiled.get(n.name) if b == "hls" else built.get(n.name)
-        results[n.name] = LayerResult(n.name, n.op_type, b, "cppsim" if b == "hls" else "verilator",
+        results[n.name] = LayerResult(n.name, n.op_type, b, SIMULATORS[b],
                                       error=(c.error if c is not None else "no simulator for this backend"))
         if b == "rtl" and c is not None and c.patches:
             results[n.name].note = "; ".join(c.patches)
@@ -221,7 +225,7 @@ def _simulate(build_dir: Path, opts: Options) -> Report:
                                                        sim.cache / "run" / n.name))
                     elif b == "hls":
                         raise RuntimeError(f"{n.name} did not compile")
-                    else:  # RTL without Verilator, or a non-HW node: FINN's Python execution
+                    else:  # RTL without Verilator: FINN's Python execution
                         _exec_python(truth_model, n.name, ctx)
                         lay = dw_params(getCustomOp(n)) if b == "rtl" else None
                         if lay and lay[0] == "output":  # the next layer reads the stream order

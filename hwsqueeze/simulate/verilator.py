@@ -23,6 +23,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+from ..deploy.ops import op_of_node_type
 from .env import SimEnv, hls_dir, verilator_bin
 
 __all__ = ["RtlLayer", "build_layer", "run_layer", "PATCHES"]
@@ -79,10 +80,11 @@ def _streams(inst) -> Tuple[List[Tuple[int, int]], List[Tuple[int, int]], bool]:
     """(input (index, padded width)), (output (index, width)), has internal weight memstream."""
     node = inst.onnx_node
     decoupled = node.op_type.startswith(("MVAU", "VVAU")) and inst.get_nodeattr("mem_mode") == "internal_decoupled"
-    # an MVAU's second input is its weights, a thresholding layer's its thresholds (in the layer, not a
-    # stream; its in1_V port selects one of several threshold sets, unused with one set: tied idle)
-    n_in = 1 if node.op_type.startswith(("MVAU", "VVAU", "Thresholding")) else len(node.input)
-    ins = [(i, inst.get_instream_width_padded(i)) for i in range(n_in)]
+    # an MVAU's weights and thresholds, a thresholding layer's thresholds are arrays in the layer, not
+    # streams (deploy/ops.py; a thresholding layer's in1_V port selects one of several threshold sets,
+    # unused with one set: tied idle)
+    arrays = {i for i, _ in op_of_node_type(node.op_type, node.name).arrays}
+    ins = [(i, inst.get_instream_width_padded(i)) for i in range(len(node.input)) if i not in arrays]
     outs = [(o, inst.get_outstream_width_padded(o)) for o in range(len(node.output))]
     return ins, outs, decoupled
 

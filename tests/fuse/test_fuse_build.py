@@ -12,17 +12,11 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("finn")
-TINY = ("--model", "squeezenet-tiny-cifar10", "--target-fps", "1000")
 
 
 @pytest.fixture(scope="module")
-def fused_build(tmp_path_factory) -> Path:
-    from helpers import run_cli
-
-    out = tmp_path_factory.mktemp("tiny-fused") / "build"
-    res = run_cli("build", *TINY, "--fuse-fire", "--out", str(out), "--quiet", timeout=900)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return out
+def fused_build(tiny_fused_build) -> Path:
+    return tiny_fused_build  # tests/conftest.py: built once per run, shared with tests/hw
 
 
 @pytest.mark.slow

@@ -5,7 +5,9 @@ Which accelerator: ``HWSQUEEZE_BOARD=1`` requires the real board (pynq); otherwi
 register-level emulated board, which computes from the package's generated per-layer files with
 its own integer code (not the reference engine). tests/test_hw_meta.py proves these tests fail
 when one bit of a generated weight file is flipped. Which package: ``HWSQUEEZE_DEPLOY``, else the package this folder sits in, else (in
-the repository) one built for the session by tests/conftest.py.
+the repository) every test runs on each of :data:`_BUILDS`, built once per test run by tests/conftest.py:
+the shipped model's default build and the tiny model built with each build option, so that each op of
+``hwsqueeze/deploy/ops.py`` and each way the build maps it meets the emulated board here.
 Only numpy, pytest and the package's own ``hwsqueeze`` (runtime + reference) are needed.
 """
 from __future__ import annotations
@@ -34,11 +36,22 @@ if _PKG is not None and (_PKG / "hwsqueeze").is_dir() and str(_PKG) not in sys.p
     sys.path.insert(0, str(_PKG))  # on the board: the package's own numpy-only hwsqueeze
 
 
+# test id -> (fixture of tests/conftest.py, the package's folder in what it returns): repository only
+_BUILDS = {"shipped": ("built_deploy", "."), "tiny": ("tiny_default_build", "deploy"),
+           "tiny-fuse-fire": ("tiny_fused_build", "deploy"), "tiny-standalone": ("standalone_build", "deploy")}
+
+
+def pytest_generate_tests(metafunc):
+    if _PKG is None and "deploy_dir" in metafunc.fixturenames:
+        metafunc.parametrize("deploy_dir", list(_BUILDS), indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
 def deploy_dir(request) -> Path:
     if _PKG is not None:
         return _PKG
-    return request.getfixturevalue("built_deploy")  # repository only (tests/conftest.py)
+    fixture, folder = _BUILDS[request.param]
+    return request.getfixturevalue(fixture) / folder
 
 
 @pytest.fixture(scope="session")

@@ -19,17 +19,11 @@ pytest.importorskip("finn")
 
 
 @pytest.fixture(scope="session")
-def tiny_build(tmp_path_factory) -> Path:
+def tiny_build(request) -> Path:
     env = os.environ.get("HWSQUEEZE_SIM_BUILD")
     if env:
         return Path(env)
-    from helpers import run_cli
-
-    out = tmp_path_factory.mktemp("sim-tiny")
-    res = run_cli("build", "--model", "squeezenet-tiny-cifar10", "--target-fps", "1000", "--out", str(out),
-                  "--quiet", timeout=900)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return out
+    return request.getfixturevalue("tiny_default_build")  # tests/conftest.py: shared with tests/hw
 
 
 @pytest.fixture(scope="session")
