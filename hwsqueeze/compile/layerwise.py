@@ -21,6 +21,7 @@ searches the targets (every cycle count a layer can have) for the fastest design
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
@@ -170,6 +171,11 @@ def layerwise_fold_cycles(model: ModelWrapper, board: Board, cycles: int, margin
     Of the designs the price grid finds, those whose modelled DSPs and BRAM18 fit are estimated in full,
     fewest modelled LUTs first (at most ``tries``); the first that fits is returned, else the one
     with the fewest LUTs."""
+    with _attribute_tables_kept():
+        return _fold_cycles(model, board, cycles, margin, fuse, fps, tries, cache, use_dsps)
+
+
+def _fold_cycles(model, board, cycles, margin, fuse, fps, tries, cache, use_dsps):
     from .estimates import estimate
     from .folding import FoldResult, _fuse
 
@@ -219,10 +225,37 @@ def _targets(model: ModelWrapper) -> List[int]:
     return sorted((v for v in values if v >= floor), reverse=True)
 
 
+@contextlib.contextmanager
+def _attribute_tables_kept():
+    """qonnx's ``get_nodeattr`` rebuilds the op's whole attribute-type table on every call, ~35 % of
+    the search's time (hundreds of thousands of calls); the tables depend on the op class alone, so
+    for the search each (class, name) is looked up once (defaults copied, never shared)."""
+    from qonnx.custom_op.base import CustomOp
+
+    orig, memo = CustomOp.get_nodeattr_def, {}
+
+    def get_def(self, name):
+        key = (type(self), name)
+        if key not in memo:
+            memo[key] = orig(self, name)
+        dtype, req, default, allowed = memo[key]
+        return dtype, req, copy.copy(default), allowed
+    CustomOp.get_nodeattr_def = get_def
+    try:
+        yield
+    finally:
+        CustomOp.get_nodeattr_def = orig
+
+
 def layerwise_auto_fold(model: ModelWrapper, board: Board, margin: float = MARGIN, use_dsps: bool = True,
                         progress: Optional[Callable[[str], None]] = None, fuse: bool = False):
     """The fastest layer-by-layer folding that fits ``board``: a bisection over the cycle targets
     (fewer cycles never makes a design smaller: every candidate for a target also meets a slower one)."""
+    with _attribute_tables_kept():
+        return _auto_fold(model, board, margin, use_dsps, progress, fuse)
+
+
+def _auto_fold(model, board, margin, use_dsps, progress, fuse):
     from .folding import _line, fold, no_fit_message
 
     say = progress or (lambda s: None)
