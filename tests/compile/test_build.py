@@ -22,6 +22,53 @@ def _one_error_line(res) -> str:
     return lines[-1]
 
 
+def _files(folder: Path) -> dict:
+    """Every file under ``folder``: relative path -> its bytes' sha256."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _graph_form(path: Path) -> list:
+    """The ONNX graph at ``path`` up to tensor names (FINN names some tensors at random, so equal
+    builds write different bytes): per node its name, op, attributes, constant inputs, the node
+    output each stream input comes from, and the datatypes of its inputs and outputs."""
+    import onnx
+    from onnx import numpy_helper
+
+    g = onnx.load(str(path)).graph
+    consts = {t.name: numpy_helper.to_array(t).tobytes() for t in g.initializer}
+    made_by = {t: f"{n.name}:{i}" for n in g.node for i, t in enumerate(n.output)}
+    dtypes = {a.tensor_name: sorted((p.key, p.value) for p in a.quant_parameter_tensor_names)
+              for a in g.quantization_annotation}
+    return [(n.name, n.op_type, n.domain, sorted(a.SerializeToString() for a in n.attribute),
+             [(consts[t] if t in consts else made_by.get(t, "graph input"), dtypes.get(t)) for t in n.input],
+             [dtypes.get(t) for t in n.output]) for n in g.node]
+
+
+def _decided(build: Path) -> dict:
+    """What a build decided up to its estimates: the steps it records as done, the estimate and
+    folding files' bytes, every step's recorded inputs and output graph, and the state's checks,
+    output scale, folding and estimate."""
+    from hwsqueeze.compile.pipeline import step_names
+
+    state = json.loads((build / "build_state.json").read_text())
+    names = step_names()[: step_names().index("estimates") + 1]
+    return {"recorded": list(state["steps"]),  # no step of an earlier design may stay on record
+            "files": {f: (build / f).read_bytes() for f in ("estimates.json", "estimates.md", "folding_config.json")},
+            "steps": {n: (state["steps"][n]["inputs"], _graph_form(build / state["steps"][n]["output"])) for n in names},
+            **{k: state[k] for k in ("board", "source", "checks", "output", "folding", "estimate", "resources")}}
+
+
+def _fresh(tmp_path: Path, *args: str) -> Path:
+    """A fresh build with ``args`` into a new folder (the truth a resumed build must equal)."""
+    out = tmp_path / "fresh"
+    res = run_cli("build", *args, "--out", str(out))
+    assert res.returncode == 0, res.stdout + res.stderr
+    return out
+
+
 @pytest.fixture(scope="module")
 def tiny_build(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny") / "build"
@@ -87,12 +134,18 @@ def test_require_bitstream_without_vivado_fails(tiny_build: Path, tmp_path: Path
         pytest.skip("Vivado is installed here")
     work = tmp_path / "b"
     shutil.copytree(tiny_build, work)
+    before = _files(work)
     res = run_cli("build", *TINY, "--target-fps", "2000", "--out", str(work), "--from-step", "hw_ipgen",
                   "--require-bitstream")
     assert res.returncode == 4
     line = _one_error_line(res)
     assert "no bitstream was built" in line and "vitis_hls" in line and "provenance" not in res.stdout
     assert not (work / "build.json").exists()  # a failed build does not claim success
+    # and leaves what the earlier build made as it was: only the log and the record of this attempt differ
+    after = _files(work)
+    assert set(before) - set(after) == {"build.json"} and set(after) <= set(before)
+    assert {f for f in after if after[f] != before[f]} == {"build.log", "build_config.json"}
+    assert json.loads((work / "build_config.json").read_text())["require_bitstream"] is True
 
 
 def test_resume_from_step(tiny_build: Path, tmp_path: Path):
@@ -122,6 +175,9 @@ def test_resume_with_another_board_rebuilds_from_the_board_steps(tiny_build: Pat
     assert est["budget"]["lut"] == zcu["resources"]["lut"]
     state = json.loads((work / "build_state.json").read_text())
     assert state["board"] == "zcu104" and state["steps"]["folding"]["inputs"]["board"].startswith("zcu104")
+    # the resumed build decided what a fresh zcu104 build decides: folding, estimates, checks, every step's output
+    assert _decided(work) == _decided(_fresh(tmp_path, *TINY, "--board", "zcu104", "--target-fps", "2000",
+                                             "--estimate-only"))
 
 
 def test_resume_with_another_model_starts_over_cleanly(tiny_build: Path, tmp_path: Path):
@@ -143,6 +199,12 @@ def test_resume_with_another_model_starts_over_cleanly(tiny_build: Path, tmp_pat
     assert "source changed" in res.stdout and "rebuilding from step 'export'" in res.stdout
     state = json.loads((work / "build_state.json").read_text())
     assert state["source"]["onnx"] == str(onnx) and state["checks"]["convert_to_hw"]["exact"] == 8
+    # everything the resumed build decided is what a fresh build of the other model decides, its
+    # verification images and logits included
+    fresh = _fresh(tmp_path, "--onnx", str(onnx), "--target-fps", "2000", "--stop-step", "estimates")
+    assert _decided(work) == _decided(fresh)
+    for f in ("input.npy", "expected_logits.npy", "streamline_logits.npy"):
+        assert (work / "verify" / f).read_bytes() == (fresh / "verify" / f).read_bytes(), f
 
 
 def test_resume_with_other_folding_options_refolds(tiny_build: Path, tmp_path: Path):
@@ -152,6 +214,8 @@ def test_resume_with_other_folding_options_refolds(tiny_build: Path, tmp_path: P
                   "--estimate-only")
     assert res.returncode == 0, res.stderr
     assert "folding changed" in res.stdout and "[07] folding" in res.stdout and "[06]" not in res.stdout
+    assert _decided(work) == _decided(_fresh(tmp_path, *TINY, "--target-fps", "500", "--estimate-only"))
+    assert (work / "folding_config.json").read_bytes() != (tiny_build / "folding_config.json").read_bytes()  # not 2,000's
 
 
 def test_resume_refuses_a_modified_intermediate(tiny_build: Path, tmp_path: Path):
@@ -160,9 +224,11 @@ def test_resume_refuses_a_modified_intermediate(tiny_build: Path, tmp_path: Path
     path = intermediate_path(work, "minimize_bit_width")
     with open(path, "ab") as f:
         f.write(b"\0")
+    before = _files(work)
     res = run_cli("build", *TINY, "--target-fps", "2000", "--out", str(work), "--from-step", "estimates")
     line = _one_error_line(res)
     assert f"{path.name} changed after step 'minimize_bit_width' wrote it" in line
+    assert _files(work) == before  # refused before touching anything, the log included
 
 
 def test_build_refuses_a_foreign_folder(tmp_path: Path):
@@ -234,3 +300,4 @@ def test_impossible_target_fps(tmp_path: Path):
 def test_resume_without_earlier_build(tmp_path: Path):
     res = run_cli("build", *TINY, "--out", str(tmp_path / "b"), "--from-step", "folding")
     assert "no earlier build" in _one_error_line(res)
+    assert not (tmp_path / "b").exists() or _files(tmp_path / "b") == {}  # nothing written

@@ -4,7 +4,8 @@ the real CNV-W2A2 build is not run here).
 Independent facts: FPS = clock / (MH/PE x MW/SIMD x pixels) computed by hand; layers-only
 figures = FINN+'s own per-node estimate functions; the overhead model = the constants
 ``compile/estimates.py`` documents (2 IODMAs x 1,500 LUT + 2 BRAM18, shell 2,500 LUT) applied
-identically to two different graphs; the finn-examples folding mapping = the conv order read
+identically to two different graphs, a FIFO per stream costed by hand from its width, width
+converters by FINN's own estimate, and the totals summed here from those; the finn-examples folding mapping = the conv order read
 off a hand-made graph; the Pareto percentages by hand.
 """
 from __future__ import annotations
@@ -93,16 +94,39 @@ def test_fps_from_cycles_and_layers_are_finns_estimates(peer, board, finn_env):
         assert f["weight_bits"] == 4 * f["weights"]
 
 
+def _finn_dwc(layers, board) -> dict:
+    """FINN's own estimate of the width converters its InsertDWC puts into the chain."""
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.custom_op.registry import getCustomOp
+
+    g = _mvau_chain(layers).transform(InsertDWC()).transform(SpecializeLayers(board.part))
+    ops = [getCustomOp(n) for n in g.graph.node if n.op_type.startswith("StreamingDataWidthConverter")]
+    assert all(int(op.lut_estimation(board.part)) > 0 for op in ops)  # no documented floor needed here
+    return {"lut": sum(int(op.lut_estimation(board.part)) for op in ops),
+            "bram18": sum(int(op.bram_estimation(board.part)) for op in ops), "dsp": 0}
+
+
+# the streams FINN's InsertFIFO puts a FIFO on, widths by hand (bits, padded to bytes): ONE: in 8 SIMD x 4,
+# out 4 PE x 4; TWO: the same in, MVAU 0's out, the converter's out (MVAU 1's 16 SIMD x 4), out 1 PE x 4 -> 8
+FIFO_WIDTHS = {"ONE": [32, 16], "TWO": [32, 16, 64, 8]}
+
+
 def test_overhead_model_is_the_same_on_both_sides(peer, board, finn_env):
     one, two = peer.figures(_mvau_chain(ONE), board), peer.figures(_mvau_chain(TWO), board)
-    for f in (one, two):
+    for f, name, layers in ((one, "ONE", ONE), (two, "TWO", TWO)):
         o = f["overhead"]
         # the documented constants, whichever graph: 2 IODMAs (1,500 LUT + 2 BRAM18 each) and the shell
         assert o["dmas"] == {"lut": 3000, "bram18": 4, "dsp": 0}
         assert o["shell"] == {"lut": 2500, "bram18": 0, "dsp": 0}
-        assert o["fifos"]["lut"] > 0  # FINN inserts at least the input and output FIFO
-        for k in ("lut", "bram18", "dsp"):  # total = layers + every overhead
-            assert f["total"][k] == f["layers_ours"][k] + sum(part[k] for part in o.values())
+        # a 32-deep SRL FIFO per stream at FINN+'s model's W + 5*cw - 7 LUT, cw = clog2(33) + 1 = 7
+        # (tests/compile/test_fifos.py): ONE 60 + 44 = 104 LUT, TWO 60 + 44 + 92 + 36 = 232
+        fifos = {"lut": sum(w + 28 for w in FIFO_WIDTHS[name]), "bram18": 0, "dsp": 0}
+        dwc = _finn_dwc(layers, board)
+        assert o["fifos"] == fifos and o["width_converters"] == dwc
+        fixed = {"lut": 3000 + 2500, "bram18": 4, "dsp": 0}  # the DMAs and the shell
+        for k in ("lut", "bram18", "dsp"):  # total = our layers + the overheads, each computed here
+            assert f["total"][k] == f["layers_ours"][k] + fifos[k] + dwc[k] + fixed[k], (name, k)
         # our layers = FINN's + what it leaves out of thresholded MVAUs (comparators and threshold storage)
         assert f["layers_ours"]["lut"] - f["layers"]["lut"] >= f["comparator_lut"] > 0  # 15 thresholds a channel
         assert f["layers_ours"]["dsp"] == f["layers"]["dsp"]
