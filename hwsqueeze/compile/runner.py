@@ -77,9 +77,10 @@ def _check_sets(step: Step, before: Dict[str, str], state: BuildState) -> None:
                            "pipeline.STEPS does not list in `sets`")
 
 
-def _drop_stale(cfg: BuildConfig, earlier: List[str], state: BuildState, log: Callable[[str], None]) -> None:
+def _drop_stale(cfg: BuildConfig, earlier: List[str], state: BuildState, log: Callable[[str], None]) -> List[str]:
     """Steps of the earlier build that were invalidated and did not run again: their files go
-    (pipeline.remove_stale), so nothing stale looks current; kept ones are named in the log."""
+    (pipeline.remove_stale), so nothing stale looks current; kept ones are named in the log and
+    returned (build.json lists them under ``stale``)."""
     stale = [n for n in earlier if n not in state.steps]
     removed, kept = remove_stale(cfg.out_dir, stale)
     if removed:
@@ -87,6 +88,7 @@ def _drop_stale(cfg: BuildConfig, earlier: List[str], state: BuildState, log: Ca
     if kept:
         log(f"  kept from the earlier build, now stale: {', '.join(kept)} (rerun with --from-step {stale[0]} "
             "to refresh)")
+    return kept
 
 
 def _check_input_file(cfg: BuildConfig, state: BuildState, start: int) -> Path:
@@ -180,11 +182,11 @@ def _run_steps(cfg: BuildConfig, wanted: int, stop: int) -> BuildResult:
     try:
         status, message = _run_from(ctx, model, start, stop, prov)
     finally:
-        _drop_stale(cfg, earlier, state, log)
+        stale = _drop_stale(cfg, earlier, state, log)
     from .report import write_time_per_step
 
     write_time_per_step(cfg.out_dir, state.timings_s)
-    summary = {"status": status, "message": message, **state.to_dict()}
+    summary = {"status": status, "message": message, "stale": stale, **state.to_dict()}
     if status == "no-bitstream" and cfg.require_bitstream:
         raise HwsqueezeError(message + " (--require-bitstream)", exit_code=MISSING_TOOL)
     write_json(summary_path, summary)

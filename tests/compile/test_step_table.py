@@ -129,7 +129,8 @@ def test_a_rerun_stopping_early_leaves_no_stale_estimate(estimated: Path, tmp_pa
     assert not (work / "estimates.json").exists() and not (work / "estimates.md").exists()
     state = json.loads((work / "build_state.json").read_text())
     assert "estimates" not in state["steps"] and state["estimate"] == {} and state["resources"] == {}
-    assert json.loads((work / "build.json").read_text())["status"] == "stopped"
+    summary = json.loads((work / "build.json").read_text())
+    assert summary["status"] == "stopped" and summary["stale"] == []  # an estimate-only build: no package
 
 
 def test_a_hand_edited_output_is_rebuilt(estimated: Path, tmp_path: Path):
@@ -141,3 +142,17 @@ def test_a_hand_edited_output_is_rebuilt(estimated: Path, tmp_path: Path):
     assert "folding_config.json changed or went missing after step 'folding' wrote it" in res.stdout
     assert "[07] folding" in res.stdout and "[06]" not in res.stdout
     assert (work / "folding_config.json").read_bytes() == (estimated / "folding_config.json").read_bytes()
+
+
+def test_a_stale_package_is_kept_and_named(tiny_default_build: Path, tmp_path: Path):
+    """The package (and any bitstream in it) outlives a rerun that stops before the deploy step;
+    hw/ (regenerated in seconds) goes; build.json names what is stale."""
+    work = tmp_path / "b"
+    shutil.copytree(tiny_default_build, work, symlinks=True)
+    before = (work / "deploy" / "deploy.json").read_bytes()
+    res = run_cli("build", "--model", "squeezenet-tiny-cifar10", "--target-fps", "250", "--out", str(work),
+                  "--from-step", "folding", "--stop-step", "folding")
+    assert res.returncode == 0, res.stdout + res.stderr
+    summary = json.loads((work / "build.json").read_text())
+    assert summary["stale"] == ["deploy/"] and "kept from the earlier build, now stale: deploy/" in res.stdout
+    assert (work / "deploy" / "deploy.json").read_bytes() == before and not (work / "hw").exists()
