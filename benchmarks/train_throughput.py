@@ -5,9 +5,11 @@ bit-identical results).
 Every configuration runs the same SGD step; they take turns (``--repeats`` rounds) so load from
 other jobs on a shared machine hits all of them alike, and each reports its best round. Ratios
 are against float in the same run. ``--profile`` adds torch.profiler's top ops of one QAT step
-of each path.
+of each path. ``--bounds-ab`` times the fused W4A4 bf16 step with the quantizer's clamp bounds as
+0-dim tensors (before) and as Python numbers (now, train/fastquant.py), steps taking turns, and
+checks that both give the same losses.
 Usage: python benchmarks/train_throughput.py [--model squeezenet1_1-cifar10] [--batch 128] [--steps 3]
-       [--repeats 3] [--threads 1] [--profile] [--compile] [--device cpu|cuda]
+       [--repeats 3] [--threads 1] [--profile] [--compile] [--device cpu|cuda] [--bounds-ab]
 """
 from __future__ import annotations
 
@@ -98,6 +100,43 @@ def measure(a: argparse.Namespace) -> Dict[str, float]:
     return best
 
 
+def _tensor_bounds_forward(ctx, x, scale, lo, hi, ste_clamp, nonneg):
+    """_IntQuantFn.forward as it was before the clamp bounds became Python numbers."""
+    q = x / scale
+    y = torch.round(q)
+    clip = None
+    if not ste_clamp:
+        clip = y > hi if nonneg else (y > hi).logical_or_(y < lo)
+    y = y.clamp_(lo, hi)
+    ctx.save_for_backward(q, y, scale, clip)
+    return y * scale
+
+
+def bounds_ab(a: argparse.Namespace) -> Dict[str, object]:
+    """The fused W4A4 bf16 step with tensor clamp bounds (before) and number bounds (now)."""
+    from hwsqueeze.train.fastquant import _IntQuantFn
+
+    now = _IntQuantFn.forward
+    variants = {"before": staticmethod(_tensor_bounds_forward), "now": staticmethod(now)}
+    steps = {}
+    for k, fwd in variants.items():
+        _IntQuantFn.forward = fwd
+        steps[k] = make_step(a.model, "w4a4", True, True, a.batch, device=a.device)
+    best, losses = {k: 0.0 for k in steps}, {k: [] for k in steps}
+    try:
+        for _ in range(a.repeats):
+            for k, step in steps.items():
+                _IntQuantFn.forward = variants[k]
+                t = time.perf_counter()
+                for _ in range(a.steps):
+                    losses[k].append(float(step()))
+                best[k] = max(best[k], a.batch * a.steps / (time.perf_counter() - t))
+    finally:
+        _IntQuantFn.forward = now
+    return {"images_per_s": best, "speedup": best["now"] / best["before"],
+            "same_losses": losses["before"] == losses["now"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="squeezenet1_1-cifar10")
@@ -108,8 +147,12 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (a GPU: --batch 256 --threads 8)")
     ap.add_argument("--compile", action="store_true", help="also the fused QAT step under torch.compile")
+    ap.add_argument("--bounds-ab", action="store_true", help="only: clamp bounds as tensors vs numbers")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.bounds_ab:
+        print(json.dumps(bounds_ab(a)))
+        return
     res = measure(a)
     print(f"training throughput on {a.device}, {a.model}, batch {a.batch}, {torch.get_num_threads()} thread(s), "
           f"best of {a.repeats} rounds of {a.steps} steps")
