@@ -2,7 +2,7 @@
 # The distillation campaign on 2 CPU cores, one stage at a time, in chunks that survive the
 # session boundary (git-ignored runs/ does not; a commit does). RECIPE.md records every stage.
 #
-#   bash scripts/train_campaign.sh STAGE   # run or resume STAGE (teacher | float | w4a4 | cnv)
+#   bash scripts/train_campaign.sh STAGE   # run or resume STAGE (teacher | float | w4a4 | cnv | w3a3)
 #   bash scripts/train_campaign.sh save    # before the session ends: each unfinished stage's
 #                                          # last.pt -> checkpoints/resume/STAGE.pt (commit it)
 #   bash scripts/train_campaign.sh status  # where each stage stands
@@ -20,7 +20,7 @@ VENV=${VENV:-.venv}
 CK=checkpoints
 TEACHER=$CK/resnet-teacher-cifar10.pt
 FLOAT=$CK/squeezenet1_1-cifar10-float-kd.pt
-STAGES=(teacher float w4a4 cnv)
+STAGES=(teacher float w4a4 cnv w3a3)
 
 published() {  # where a finished stage's final.pt goes
     case $1 in
@@ -28,6 +28,7 @@ published() {  # where a finished stage's final.pt goes
         float) echo "$FLOAT" ;;
         w4a4) echo "$CK/squeezenet1_1-cifar10-w4a4-kd.pt" ;;
         cnv) echo "$CK/cnv-w2a2-cifar10-kd.pt" ;;
+        w3a3) echo "$CK/squeezenet1_1-cifar10-w3a3-kd.pt" ;;
     esac
 }
 
@@ -45,6 +46,10 @@ args() {  # the one definition of each stage's training options
         # [-1, 1]) cut from 1,000 epochs to about our students' CPU time, with the same teacher
         cnv) echo "${common[@]}" --model cnv-w2a2-cifar10 --quant w2a2 --optimizer adam --epochs 60 --batch-size 256 \
                  --lr 0.02 --weight-decay 0 --teacher "$TEACHER" --kd-weight 0.9 --kd-temperature 4 --eval-every 5 ;;
+        # the stretch (issue 21): the fast model, W4A4's recipe at 3 bits from the same float student
+        w3a3) echo "${common[@]}" --model squeezenet1_1-cifar10 --quant w3a3 --init "$FLOAT" --epochs 50 \
+                  --batch-size 256 --lr 0.01 --weight-decay 1e-4 --teacher "$TEACHER" --kd-weight 0.9 --kd-temperature 4 \
+                  --eval-every 5 ;;
     esac
 }
 
@@ -67,8 +72,8 @@ case ${1:-} in
             fi
         done
         exit 0 ;;
-    teacher|float|w4a4|cnv) stage=$1 ;;
-    *) echo "usage: $0 teacher|float|w4a4|cnv|save|status" >&2; exit 2 ;;
+    teacher|float|w4a4|cnv|w3a3) stage=$1 ;;
+    *) echo "usage: $0 teacher|float|w4a4|cnv|w3a3|save|status" >&2; exit 2 ;;
 esac
 
 out=$(published "$stage")
