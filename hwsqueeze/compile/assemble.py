@@ -13,7 +13,7 @@ import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -32,13 +32,11 @@ _PKG = Path(__file__).resolve().parents[1]
 BOARD_CODE = ("__init__.py", "errors.py", "fsutil.py", "deploy", "reference", "runtime")
 
 
-def _keep_bitstream(old: Path, tmp: Path, prov: dict) -> bool:
+def _keep_bitstream(old: Path, tmp: Path, prov: dict, design_keys: Tuple[str, ...]) -> bool:
     """Carry a bitstream of the earlier package at ``old`` into the new one at ``tmp`` — never
     delete it. True (record it) when it was recorded there and every input the bitfile step
     depends on is unchanged; otherwise it goes to ``bitfile/stale/`` with WHY.txt (it belongs to
     another design, or was never recorded, e.g. timing failed), and is not recorded."""
-    from .pipeline import DESIGN_KEYS
-
     if (old / STALE_BITFILE_DIR).is_dir():  # stale ones from before stay, too
         shutil.copytree(old / STALE_BITFILE_DIR, tmp / STALE_BITFILE_DIR)
     if not ((old / BITFILE).is_file() and (old / HWH).is_file()):
@@ -47,7 +45,7 @@ def _keep_bitstream(old: Path, tmp: Path, prov: dict) -> bool:
         recorded = read_meta(old)
     except HwsqueezeError:
         recorded = None
-    changed = [k for k in DESIGN_KEYS if recorded is None or recorded.provenance.get(k) != prov.get(k)]
+    changed = [k for k in design_keys if recorded is None or recorded.provenance.get(k) != prov.get(k)]
     if recorded is not None and recorded.bitfile and not changed:
         (tmp / BITFILE).parent.mkdir(parents=True, exist_ok=True)
         for rel in (BITFILE, HWH):
@@ -111,9 +109,11 @@ def _samples(model, dst: Path, size: int, classes: Optional[List[str]], data: Op
     (dst / SAMPLE_LABELS).write_text(json.dumps({"labels": [int(x) for x in labels], **info}))
 
 
-def write_deploy(model, build_dir: Path, board, state, classes: Optional[List[str]] = None,
-                 samples: Optional[str] = None) -> Path:
-    """Write ``build_dir/deploy`` from the final HW graph ``model`` (after hw_codegen)."""
+def write_deploy(model, build_dir: Path, board, state, design_keys: Tuple[str, ...],
+                 classes: Optional[List[str]] = None, samples: Optional[str] = None) -> Path:
+    """Write ``build_dir/deploy`` from the final HW graph ``model`` (after hw_codegen); a bitstream
+    already there is kept when the provenance keys in ``design_keys`` (the bitfile step's inputs,
+    ``pipeline.DESIGN_KEYS``) are unchanged."""
     from .to_reference import reference_graph
 
     build_dir = Path(build_dir)
@@ -130,7 +130,7 @@ def write_deploy(model, build_dir: Path, board, state, classes: Optional[List[st
                       estimates={k: state.estimate.get(k) for k in ("fps", "latency_ms")},
                       versions=state.versions, provenance=state.provenance)
     with atomic_dir(build_dir / "deploy") as tmp:
-        if _keep_bitstream(build_dir / "deploy", tmp, state.provenance):
+        if _keep_bitstream(build_dir / "deploy", tmp, state.provenance, design_keys):
             meta = replace(meta, bitfile=BITFILE, hwh=HWH)
         shutil.copytree(driver_dir, tmp / DRIVER_DIR)
         graph, arrays = reference_graph(model)

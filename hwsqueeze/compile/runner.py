@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from ..errors import MISSING_TOOL, HwsqueezeError
 from ..logs import to_file
 from ..fsutil import LOCK, folder_lock, sha256_file
 from .config import BuildConfig, BuildState, StepRecord, provenance
-from .pipeline import STEPS, Step, first_stale, intermediate_path, overlapping, remove_stale, step_index, written
+from .pipeline import DESIGN_KEYS, STEPS, Step, first_stale, intermediate_path, overlapping, remove_stale, step_index, written
 from .steps.vivado import MissingTools
 from .verify import compare, execute
 
@@ -49,6 +49,11 @@ class BuildContext:
 
     def intermediate(self, name: str) -> Path:
         return intermediate_path(self.cfg.out_dir, name)
+
+    @property
+    def design_keys(self) -> Tuple[str, ...]:
+        """The provenance keys a bitstream depends on (the table's; steps cannot import it)."""
+        return DESIGN_KEYS
 
 
 def _check_out_dir(out: Path) -> None:
@@ -202,8 +207,9 @@ def _run_from(ctx: BuildContext, model, start: int, stop: int, prov: Dict[str, s
         step = STEPS[i]
         if i > stop:
             if cfg.estimate_only:
-                status, message = "estimate-only", "estimate-only build: stopped after the estimates (no code " \
-                                                   "generation, no deploy package)"
+                status, message = "estimate-only", ("estimate-only build: stopped after the estimates (no code "
+                                                    f"generation, no deploy package); continue with --from-step "
+                                                    f"{step.name}")
             else:
                 status = "stopped"
                 message = (f"stopped after step '{STEPS[stop].name}' (--stop-step); continue with "

@@ -21,7 +21,7 @@ def stopped_build(tmp_path_factory) -> Path:
                   "--stop-step", "estimates", "--json")
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)  # --json: one object, no progress lines
-    assert summary["status"] == "stopped" and summary["board"] == "pynq-z2"
+    assert summary["status"] == "estimate-only" and summary["board"] == "pynq-z2"  # --stop-step estimates
     assert "--from-step hw_codegen" in summary["message"]
     return out
 
@@ -109,7 +109,7 @@ def test_replay_rebuilds_what_a_build_recorded(stopped_build: Path, tmp_path):
     assert rec["model_name"] == "squeezenet-tiny-cifar10" and rec["out_dir"] == str(stopped_build.resolve())
     res = run_cli("build", "--replay", str(stopped_build), "--out", str(tmp_path / "r"), "--json")
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["status"] == "stopped"
+    assert json.loads(res.stdout)["status"] == "estimate-only"
     for name in ("estimates.json", "folding_config.json"):
         assert (tmp_path / "r" / name).read_text() == (stopped_build / name).read_text(), name
     again = json.loads((tmp_path / "r" / "build_config.json").read_text())
