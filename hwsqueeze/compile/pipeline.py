@@ -8,7 +8,6 @@ the hash of the graph it saved and of every file its row ``writes``. The rerun r
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
@@ -41,7 +40,7 @@ class Step:
     needs_tools: bool = False  # vitis_hls + vivado (the runner checks them before the step runs)
     sets: Tuple[str, ...] = ()  # BuildState fields this step decides (reset when it reruns; the runner
     #                             refuses a step that changes any other field)
-    keep_stale: bool = False  # outputs left in place when stale (hours of Vivado; see stale_outputs)
+    keep_stale: bool = False  # outputs left in place when stale (hours of Vivado; see remove_stale)
 
     @property
     def doc(self) -> str:
@@ -111,22 +110,24 @@ def step(name: str) -> Step:
     return STEPS[step_index(name)]
 
 
+def _inside(a: str, b: str) -> bool:
+    """Table path ``a`` is ``b`` or lies in folder ``b`` ("x/")."""
+    return a == b or (b.endswith("/") and a.startswith(b))
+
+
 def _overlap(a: str, b: str) -> bool:
-    return a == b or (a.endswith("/") and b.startswith(a)) or (b.endswith("/") and a.startswith(b))
+    return _inside(a, b) or _inside(b, a)
 
 
 def _digest(path: Path) -> Optional[str]:
-    """sha256 of a file, or of a folder's relative names and file contents; None when absent."""
+    """sha256 of a file, or of a folder by relative names and contents (the provenance's own
+    ``source_digest``: Python caches left out, e.g. from running a package's tests); None when absent."""
     from ..fsutil import sha256_file
+    from .finn_env import source_digest
 
     if path.is_file():
         return sha256_file(path)
-    if not path.is_dir():
-        return None
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\0".encode())
-    return h.hexdigest()
+    return source_digest(path) if path.is_dir() else None
 
 
 def written(build_dir: Union[str, Path], name: str) -> Dict[str, Optional[str]]:
@@ -181,9 +182,9 @@ def remove_stale(build_dir: Union[str, Path], stale: List[str]) -> Tuple[List[st
 
     def rm(rel: str) -> None:
         path = root / rel.rstrip("/")
-        if not path.exists() or any(k == rel or (k.endswith("/") and rel.startswith(k)) for k in kept):
+        if not path.exists() or any(_inside(rel, k) for k in kept):
             return  # absent, or inside something kept
-        inner = [k for k in kept if rel.endswith("/") and k.startswith(rel)]
+        inner = [k for k in kept if _inside(k, rel)]
         if not inner:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
             removed.append(rel)
