@@ -1,8 +1,11 @@
 """Package a finished training run as the shipped default model.
 
-Usage: python scripts/ship_default_model.py FLOAT_RUN QAT_RUN
-Writes hwsqueeze/default_model/<model>-<quant>.pt (weights + config + metrics + class names, no
-optimizer state) and metrics.json (float baseline and QAT results, wall times, weight storage).
+Usage: python scripts/ship_default_model.py FLOAT QAT
+FLOAT, QAT: run directories (their final.pt and metrics.json) or published checkpoints (the
+campaign's checkpoints/*.pt, whose per-epoch metrics travel inside). Writes
+hwsqueeze/default_model/<model>-<quant>.pt (weights + config + metrics + class names, no
+optimizer state) and metrics.json (teacher when the QAT run distilled from one, float baseline
+and QAT results, wall times, weight storage).
 
        python scripts/ship_default_model.py --add-classes DATA
 Stores DATA's class names (its class folders, sorted: the label order training used) in the
@@ -21,8 +24,17 @@ from hwsqueeze.fsutil import write_json
 from hwsqueeze.train import DEFAULT_CHECKPOINT, class_names, load_checkpoint, save_checkpoint
 
 
-def _summary(run: Path) -> dict:
-    m = json.loads((run / "metrics.json").read_text())
+def _final(src: Path) -> Path:
+    """The checkpoint of a run directory or published checkpoint ``src``."""
+    return src / "final.pt" if src.is_dir() else src
+
+
+def _summary(src: Path) -> dict:
+    if src.is_dir():
+        m = json.loads((src / "metrics.json").read_text())
+    else:  # a published checkpoint: the same records, kept in it
+        ck = load_checkpoint(src)
+        m = {"epochs": ck["metrics"], "config": ck["config"]}
     eps = m["epochs"]
     return {"epochs": len(eps), "test_top1": eps[-1]["test_top1"], "test_top5": eps[-1]["test_top5"],
             "best_test_top1": max(e["test_top1"] for e in eps if "test_top1" in e),
@@ -33,13 +45,15 @@ def _summary(run: Path) -> dict:
 
 def main(float_run: str, qat_run: str) -> None:
     fl, qr = Path(float_run), Path(qat_run)
-    ck = load_checkpoint(qr / "final.pt")
+    ck = load_checkpoint(_final(qr))
     shipped = {"model": ck["model"], "config": ck["config"], "epoch": ck["epoch"], "metrics": ck["metrics"],
                "masks": ck.get("masks", {}), "classes": class_names(ck)}
     if shipped["classes"] is None:  # a run from before training recorded them
         print("warning: no class names in the run; add them with --add-classes DATA", file=sys.stderr)
     save_checkpoint(DEFAULT_CHECKPOINT, shipped)
     f, q = _summary(fl), _summary(qr)
+    teacher = q["config"].get("teacher")
+    t = _summary(Path(teacher)) if teacher else None  # its training time is part of the recipe's
     from hwsqueeze.compress import weight_storage
     from hwsqueeze.train import model_from_checkpoint
 
@@ -53,8 +67,8 @@ def main(float_run: str, qat_run: str) -> None:
             layers[name], bits[name] = qw.int().detach().numpy(), int(qw.bit_width)
     storage = weight_storage(layers, biases, bits)["total"]
     out = {"model": ck["config"]["model"], "quant": ck["config"]["quant"], "dataset": "CIFAR-10 (JPEG copy)",
-           "float_baseline": f, "qat": q,
-           "total_train_wall_s": round(f["train_wall_s"] + q["train_wall_s"], 1),
+           **({"teacher": t} if t else {}), "float_baseline": f, "qat": q,
+           "total_train_wall_s": round(f["train_wall_s"] + q["train_wall_s"] + (t["train_wall_s"] if t else 0), 1),
            "weights": storage["weights"], "weight_bytes_dense": storage["dense_bytes"] - biases * 4.0,
            "bias_values": biases}
     write_json(DEFAULT_CHECKPOINT.parent / "metrics.json", out)

@@ -48,13 +48,15 @@ from ..errors import HwsqueezeError
 @click.option("--kd-temperature", type=float, default=4.0, show_default=True, help="Distillation temperature.")
 @click.option("--kd-weight", type=float, default=0.5, show_default=True, help="Weight of the distillation loss.")
 @click.option("--kd-flip", is_flag=True, help="Teacher logits averaged over each image and its mirror (2x teacher cost).")
+@click.option("--cutout", type=int, default=0, show_default=True,
+              help="Cutout: a square of this many pixels per training image set to the mean colour (0: off).")
 @click.option("--eval-every", type=int, default=1, show_default=True,
               help="Evaluate the test set (and redraw the curve) every N epochs; always after the last.")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/last.pt if present.")
 @click.option("--quiet", is_flag=True, help="No progress bar (a progress line a minute, one line per epoch).")
 def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epochs, batch_size, lr, weight_decay, optimizer,
           label_smoothing, sparsity, bf16, seed, max_train, max_test, dropout, device, loader, workers, threads, sync_bn,
-          compile_, stop_after, teacher, kd_temperature, kd_weight, kd_flip, eval_every, resume, quiet) -> None:
+          compile_, stop_after, teacher, kd_temperature, kd_weight, kd_flip, cutout, eval_every, resume, quiet) -> None:
     """Train a model: float pretraining (--quant float) or QAT (optionally --init FLOAT.pt).
 
     Several processes: `torchrun --nproc_per_node N .venv/bin/hwsqueeze train ...` (DDP;
@@ -67,7 +69,7 @@ def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epoch
                 weight_decay=weight_decay, optimizer=optimizer, label_smoothing=label_smoothing, sparsity=sparsity, bf16=bf16,
                 seed=seed, max_train=max_train, max_test=max_test, dropout=dropout, device=device, loader=loader,
                 workers=workers, threads=threads, sync_bn=sync_bn, compile=compile_, stop_after=stop_after, teacher=teacher,
-                kd_temperature=kd_temperature,                 kd_weight=kd_weight, kd_flip=kd_flip, eval_every=eval_every)
+                kd_temperature=kd_temperature, kd_weight=kd_weight, kd_flip=kd_flip, cutout=cutout, eval_every=eval_every)
     check_options(opts)  # before torch is imported: a bad value costs no wait
     check_writable(out, "--out", is_dir=True)
     for path, option in ((init, "--init"), (teacher, "--teacher")):

@@ -1,4 +1,4 @@
-"""Batched uint8 augmentation: random crop with zero padding and horizontal flip.
+"""Batched uint8 augmentation: random crop with zero padding, horizontal flip, and cutout.
 
 The random draws (:func:`crop_flip_params`) are separate from applying them
 (:func:`apply_crop_flip`), so several processes can draw the parameters of one global batch
@@ -11,7 +11,7 @@ from typing import Optional, Tuple
 
 import torch
 
-__all__ = ["augment_batch", "crop_flip_params", "apply_crop_flip"]
+__all__ = ["augment_batch", "crop_flip_params", "apply_crop_flip", "cutout_params", "apply_cutout"]
 
 
 def crop_flip_params(n: int, pad: int = 4, flip: bool = True, generator: Optional[torch.Generator] = None
@@ -45,3 +45,24 @@ def apply_crop_flip(x: torch.Tensor, dy: Optional[torch.Tensor], dx: Optional[to
 def augment_batch(x: torch.Tensor, pad: int = 4, flip: bool = True, generator: torch.Generator = None) -> torch.Tensor:
     """x: uint8 or float (N, C, H, W). Returns a tensor of the same dtype and shape."""
     return apply_crop_flip(x, *crop_flip_params(x.shape[0], pad, flip, generator), pad=pad)
+
+
+def cutout_params(n: int, size: int, h: int, w: int, generator: Optional[torch.Generator] = None
+                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(top, left) of a ``size`` x ``size`` square inside each of ``n`` h x w images (airbench's
+    placement: the whole square lies in the image), drawn in this order."""
+    top = torch.randint(0, h - size + 1, (n,), generator=generator)
+    left = torch.randint(0, w - size + 1, (n,), generator=generator)
+    return top, left
+
+
+def apply_cutout(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, size: int,
+                 fill: torch.Tensor) -> torch.Tensor:
+    """``x`` (N, C, H, W) with each image's square from :func:`cutout_params` set to ``fill``
+    (C values: the training set's mean colour, what a normalised input's 0 is)."""
+    n, c, h, w = x.shape
+    dev = x.device
+    rows = torch.arange(h, device=dev)[None, :] - top.to(dev)[:, None]   # (n, h)
+    cols = torch.arange(w, device=dev)[None, :] - left.to(dev)[:, None]  # (n, w)
+    inside = ((rows >= 0) & (rows < size))[:, :, None] & ((cols >= 0) & (cols < size))[:, None, :]
+    return torch.where(inside[:, None], fill.to(dev, x.dtype).view(1, c, 1, 1), x)

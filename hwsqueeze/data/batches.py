@@ -10,11 +10,11 @@ run only statistically; this sampler is its drop-in for that reason.
 """
 from __future__ import annotations
 
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 
-from .augment import apply_crop_flip, crop_flip_params
+from .augment import apply_crop_flip, apply_cutout, crop_flip_params, cutout_params
 
 __all__ = ["shard", "epoch_generator", "GlobalBatchSampler", "cached_epoch"]
 
@@ -53,19 +53,26 @@ class GlobalBatchSampler(torch.utils.data.Sampler):
 
 
 def cached_epoch(x_all: torch.Tensor, y_all: torch.Tensor, global_batch: int, seed: int, epoch: int,
-                 rank: int = 0, world: int = 1, pad: int = 4) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+                 rank: int = 0, world: int = 1, pad: int = 4, cutout: int = 0,
+                 fill: Optional[torch.Tensor] = None) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     """(uint8 NCHW images, labels) of this process, augmented on the images' device.
 
-    The crop/flip parameters of the whole global batch are drawn (same stream on every process,
-    same order as one process drew them) and each process applies its slice.
+    The crop/flip (and, with ``cutout`` > 0, cutout squares filled with ``fill``) parameters of
+    the whole global batch are drawn (same stream on every process, same order as one process
+    drew them) and each process applies its slice. Cutout draws from a generator of its own, so
+    adding it changes nothing else: every image is the one a run without it gets, but the square.
     """
     n = len(y_all)
     gen = epoch_generator(seed, epoch)
     perm = torch.randperm(n, generator=gen)
+    cut_gen = torch.Generator().manual_seed((1 << 60) + seed * 100003 + epoch) if cutout else None
     for step in range(max(1, n // global_batch)):
         idx = perm[step * global_batch:(step + 1) * global_batch]
         dy, dx, m = crop_flip_params(len(idx), pad, True, gen)
         lo, hi = shard(len(idx), rank, world)
         mine = idx[lo:hi].to(x_all.device)
         x = apply_crop_flip(x_all[mine], dy[lo:hi], dx[lo:hi], m[lo:hi], pad)
+        if cutout:
+            top, left = cutout_params(len(idx), cutout, x_all.shape[2], x_all.shape[3], cut_gen)
+            x = apply_cutout(x, top[lo:hi], left[lo:hi], cutout, fill)
         yield x, y_all[mine]

@@ -55,6 +55,7 @@ class TrainConfig:
     kd_temperature: float = 4.0
     kd_weight: float = 0.5
     kd_flip: bool = False                 # teacher logits averaged over the batch and its mirror image
+    cutout: int = 0                       # a square of this side per training image set to the mean colour (0: off)
     eval_every: int = 1                   # test-set evaluation (and plot) every N epochs, and at the last
     quant_spec: Dict[str, Any] = field(default_factory=dict)  # filled in: the resolved QuantSpec
 

@@ -1,7 +1,7 @@
 """Where training images come from: the decoded uint8 cache or a streamed image folder.
 
 ``--loader cache`` (small sets: CIFAR-10, generated data) keeps the decoded split as one uint8
-tensor, on the GPU when it fits, and augments there (crop with padding, flip);
+tensor, on the GPU when it fits, and augments there (crop with padding, flip, ``--cutout``);
 ``--loader stream`` decodes image folders of any size in DataLoader workers with
 random-resized-crop and flip (:mod:`hwsqueeze.data.stream`). ``auto`` streams an image-folder
 directory whose decoded training split would exceed :data:`CACHE_LIMIT`.
@@ -43,8 +43,10 @@ class TrainData:
     """One epoch's (float NCHW channels-last images, labels) on the device, and the test split."""
 
     def __init__(self, kind: str, data: str, size: int, batch: int, seed: int, env: DistEnv, workers: int,
-                 max_train=None, max_test=None) -> None:
-        self.kind, self.env, self.batch, self.seed = kind, env, batch, seed
+                 max_train=None, max_test=None, cutout: int = 0) -> None:
+        self.kind, self.env, self.batch, self.seed, self.cutout = kind, env, batch, seed, cutout
+        if cutout and kind != "cache":
+            raise HwsqueezeError(f"--cutout {cutout}: only with the cache loader (--loader cache)")
         if kind == "cache":
             train = load_dataset(data, "train", size=size).subset(max_train)  # the model's input size
             self.test = load_dataset(data, "test", size=size).subset(max_test)
@@ -53,6 +55,11 @@ class TrainData:
             dev = env.device if _fits(env.device, train.images.nbytes) else torch.device("cpu")
             self.x = torch.from_numpy(train.images).permute(0, 3, 1, 2).to(dev)
             self.y = torch.from_numpy(train.labels).to(dev)
+            if cutout > self.size:
+                raise HwsqueezeError(f"--cutout {cutout}: larger than the {self.size}px training images")
+            # the mean colour: what 0 is to a normalised input, so a cut square carries no signal
+            mean = train.images.reshape(-1, train.images.shape[-1]).mean(axis=0, dtype=np.float64)
+            self.fill = torch.from_numpy(np.round(mean).astype(np.uint8))
         else:
             if max_train or max_test:
                 raise HwsqueezeError("--max-train/--max-test: not with --loader stream (make a smaller folder)")
@@ -67,7 +74,8 @@ class TrainData:
     def epoch(self, epoch: int) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         dev = self.env.device
         if self.kind == "cache":
-            it = cached_epoch(self.x, self.y, self.batch, self.seed, epoch, self.env.rank, self.env.world)
+            it = cached_epoch(self.x, self.y, self.batch, self.seed, epoch, self.env.rank, self.env.world,
+                              cutout=self.cutout, fill=self.fill)
         else:
             self.sampler.set_epoch(epoch)
             self.train_ds.set_epoch(epoch)
@@ -110,4 +118,5 @@ def open_data(cfg, input_size: int, env: DistEnv) -> TrainData:
     """The :class:`TrainData` of ``cfg`` (a TrainConfig) for a model taking ``input_size`` px."""
     kind = choose_loader(cfg.loader, cfg.data, input_size)
     workers = cfg.workers if cfg.workers is not None else min(8, max(1, (os.cpu_count() or 2) // env.local_world - 1))
-    return TrainData(kind, cfg.data, input_size, cfg.batch_size, cfg.seed, env, workers, cfg.max_train, cfg.max_test)
+    return TrainData(kind, cfg.data, input_size, cfg.batch_size, cfg.seed, env, workers, cfg.max_train, cfg.max_test,
+                     cfg.cutout)

@@ -23,12 +23,21 @@ def _changes(old: Dict[str, Any], new: Dict[str, Any], keys) -> List[str]:
     return [f"{OPTIONS.get(k, (k,))[0]} {old[k]!r} -> {new[k]!r}" for k in keys if k in old and old[k] != new.get(k)]
 
 
+def _defaults() -> Dict[str, Any]:
+    """TrainConfig's defaults: what a run whose checkpoint predates an option was trained with."""
+    import dataclasses
+
+    from .config import TrainConfig
+
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+
+
 def check_resume(ck: Dict[str, Any], new: Dict[str, Any], last: Path,
                  log: Optional[Callable[[str], None]] = None, processes: int = 1) -> int:
     """The epoch to continue from, after checking that ``last.pt`` (``ck``) was started with
     the options of ``new`` (a TrainConfig as a dict, quant_spec resolved), continued by
     ``processes`` processes (any number: see the note logged when it changes)."""
-    old = ck["config"]
+    old = {**_defaults(), **ck["config"]}
     refused = _changes(old, new, [k for k in new if k not in EVAL_ONLY + _SAME_RUN])
     if not refused and old.get("quant_spec") and old["quant_spec"] != new.get("quant_spec"):
         refused = [f"quant_spec {old['quant_spec']} -> {new.get('quant_spec')}"]

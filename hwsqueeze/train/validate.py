@@ -70,6 +70,7 @@ OPTIONS: Dict[str, Tuple[str, Callable[[Any], bool], str]] = {
     "kd_temperature": ("--kd-temperature", _num(0.0, 100.0, lo_open=True), "in (0, 100]"),
     "kd_weight": ("--kd-weight", _num(0.0, 1.0), "in [0, 1]"),
     "kd_flip": ("--kd-flip", lambda v: type(v) is bool, "true or false"),
+    "cutout": ("--cutout", _int(0, 4096), "0..4096 (pixels; 0: off)"),
     "eval_every": ("--eval-every", _int(1, 100_000), "1..100000 (epochs)"),
     "quant_spec": ("--quant", lambda v: isinstance(v, dict), "a dict"),
 }

@@ -96,6 +96,37 @@ def test_augment_crop_and_flip_are_exact_shifts():
         assert ok
 
 
+def test_cutout_sets_exactly_the_drawn_square_to_the_fill():
+    from hwsqueeze.data.augment import apply_cutout
+
+    x = torch.arange(2 * 3 * 6 * 5, dtype=torch.uint8).reshape(2, 3, 6, 5)
+    fill = torch.tensor([7, 8, 9], dtype=torch.uint8)
+    y = apply_cutout(x, torch.tensor([0, 3]), torch.tensor([2, 0]), 3, fill)
+    want = x.clone()  # by hand: image 0 rows 0-2, cols 2-4; image 1 rows 3-5, cols 0-2
+    want[0, :, 0:3, 2:5] = fill.view(3, 1, 1)
+    want[1, :, 3:6, 0:3] = fill.view(3, 1, 1)
+    assert torch.equal(y, want) and y.dtype == torch.uint8
+
+
+def test_cutout_comes_after_the_crops_a_run_without_it_sees():
+    """With cutout, each image is the image a run without it got, but for one k x k square
+    of the fill, inside the image: the earlier draws (order, crops, flips) are untouched."""
+    from hwsqueeze.data.batches import cached_epoch
+
+    x = torch.randint(0, 256, (40, 3, 8, 8), dtype=torch.uint8)
+    y = torch.arange(40)
+    fill = torch.tensor([1, 2, 3], dtype=torch.uint8)
+    for (xa, ya), (xb, yb) in zip(cached_epoch(x, y, 16, seed=1, epoch=3),
+                                  cached_epoch(x, y, 16, seed=1, epoch=3, cutout=3, fill=fill)):
+        assert torch.equal(ya, yb)
+        for a, b in zip(xa, xb):  # some 3 x 3 square inside the 8 x 8 image, and nothing else
+            def cut(t, l):
+                c = a.clone()
+                c[:, t:t + 3, l:l + 3] = fill.view(3, 1, 1)
+                return c
+            assert sum(torch.equal(b, cut(t, l)) for t in range(6) for l in range(6)) >= 1
+
+
 def test_subset_is_class_balanced():
     ds = generate_dataset(200)
     sub = ds.subset(20)

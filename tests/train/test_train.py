@@ -59,6 +59,20 @@ def test_resume_refuses_a_different_run(tmp_path):
     with pytest.raises(HwsqueezeError, match="started with other options: --quant .float. -> .w4a4."):
         train(_cfg(tmp_path, "x", quant="w4a4", epochs=1), progress=False, log=None)
 
+    # a run from before an option existed was trained with its default: adding it is a change
+    ck_path = tmp_path / "x" / "last.pt"
+    ck = torch.load(ck_path, weights_only=False)
+    ck["config"].pop("cutout")
+    torch.save(ck, ck_path)
+    with pytest.raises(HwsqueezeError, match="other options: --cutout 0 -> 4"):
+        train(_cfg(tmp_path, "x", quant="float", epochs=1, cutout=4), progress=False, log=None)
+
+
+def test_cutout_larger_than_the_images_is_one_line(tmp_path):
+    r = run_cli("train", "--data", "generated:40", "--out", str(tmp_path / "c"), "--cutout", "33")
+    assert r.returncode != 0 and r.stderr.strip() == "error: --cutout 33: larger than the 32px training images", r.stderr
+    assert not (tmp_path / "c" / "last.pt").exists()
+
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     p = tmp_path / "c.pt"
