@@ -21,7 +21,7 @@ help:
 	@echo "make test                  run the test suite (host + numpy-1 board environment + notebooks)"
 	@echo "make venv                  only create the environment (.venv)"
 	@echo "make check-install         prove a stock install: make venv from the package index alone, in a temp dir"
-	@echo "make train-default         re-train the shipped default model (~60-90 min on 2 CPU cores)"
+	@echo "make train-default         re-train the shipped default model (teacher, float, W4A4: ~4.6 h on 2 CPU cores)"
 	@echo "make bench                 benchmarks (benchmarks/, ratios against a peer in the same run)"
 	@echo "make clean / distclean     caches only (builds and bitstreams kept) / also every build/<board>/"
 
