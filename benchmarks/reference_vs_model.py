@@ -19,7 +19,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build/pynq-z2")
     ap.add_argument("--data", default="../shared/data/cifar10-jpeg.tar.gz")
-    ap.add_argument("--n", type=int, default=None)
+    ap.add_argument("--n", type=int, default=None, help="only N test images, drawn across the classes")
     args = ap.parse_args()
     deploy = Path(args.build) / "deploy"
     from hwsqueeze.data import load_dataset
@@ -29,8 +29,8 @@ def main() -> None:
     from hwsqueeze.runtime import Accelerator
     from hwsqueeze.train import model_from_checkpoint
 
-    ds = load_dataset(args.data, "test")
-    images, labels = ds.images[: args.n], ds.labels[: args.n]
+    ds = load_dataset(args.data, "test").subset(args.n)  # class-balanced: the archive is sorted by class
+    images, labels = ds.images, ds.labels
     meta = read_meta(deploy)
     ref = Reference.from_deploy(deploy)
     t = time.time()
