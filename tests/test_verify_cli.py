@@ -31,7 +31,7 @@ def test_verify_catches_an_injected_fault_and_leaves_the_package_alone(built_dep
     assert res.returncode == 5, res.stdout + res.stderr  # verification failed
     assert "mismatches vs the reference" in res.stdout and "fault injected: MVAU" in res.stdout
     n_bad = int(res.stdout.split(" mismatches")[0].rsplit(" ", 1)[-1])
-    assert n_bad >= 6  # nearly every image (one first-layer weight moved by 64)
+    assert n_bad >= 1  # how many of the 8 one sign bit reaches depends on the trained weights
     assert _tree_hash(built_deploy) == before
 
 

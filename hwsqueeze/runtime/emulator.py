@@ -206,9 +206,11 @@ def _field_offset(pe: int, simd: int, bits: int, p: int, s: int) -> int:
 def inject_weight_fault(deploy_dir: Union[str, Path]) -> str:
     """Flip one bit of one weight in the first MVAU's generated ``memblock.dat``, in place.
 
-    The largest-magnitude weight of the first layer (it sees raw pixels, so nearly every image is
-    affected); the bit below its sign bit, so the value stays in its datatype's range. Returns a
-    description. Only ever call this on a copy of a package.
+    The largest-magnitude weight of the first layer (it sees raw pixels); its sign bit, which moves
+    it by half its datatype's span and keeps it in range (w > 0 becomes w - 2^(b-1) < 0, w < 0
+    becomes w + 2^(b-1) > 0). How many images it reaches depends on the trained weights: 12 of the
+    shipped model's 16 sample images (the bit below the sign: 6). Returns a description. Only ever
+    call this on a copy of a package.
     """
     d = Path(deploy_dir)
     _, graph, _ = open_package(d)
@@ -227,9 +229,9 @@ def inject_weight_fault(deploy_dir: Union[str, Path]) -> str:
     row, col = np.unravel_index(int(np.argmax(matrix)), matrix.shape)
     (n, p), (f, s) = divmod(int(row), pe), divmod(int(col), simd)
     w = n * sf + f
-    bit = _field_offset(pe, simd, bits, int(p), int(s)) + max(0, bits - 2)
+    bit = _field_offset(pe, simd, bits, int(p), int(s)) + bits - 1
     lines: Sequence[str] = [ln.strip() for ln in read_text(path, MAX_SOURCE_BYTES, "").split() if ln.strip()]
     lines = list(lines)
     lines[w] = format(int(lines[w], 16) ^ (1 << bit), "0%dx" % len(lines[w]))
     path.write_text("\n".join(lines) + "\n")
-    return f"{node['name']}: memory word {w}, PE {p}, SIMD {s}, bit {max(0, bits - 2)} flipped in {path.name}"
+    return f"{node['name']}: memory word {w}, PE {p}, SIMD {s}, bit {bits - 1} (sign) flipped in {path.name}"

@@ -118,9 +118,12 @@ def test_injected_weight_fault_changes_outputs(built_deploy, tmp_path):
     shutil.copytree(built_deploy, work, ignore=shutil.ignore_patterns("notebooks"))
     what = inject_weight_fault(work)
     assert "MVAU" in what and "memblock.dat" in what
-    x = np.load(built_deploy / "samples" / "images.npy")[:4]
+    x = np.load(built_deploy / "samples" / "images.npy")
     with Accelerator.emulated(built_deploy) as good, Accelerator.emulated(work) as bad:
-        assert (good.run(x) != bad.run(x)).any(axis=1).all()
+        differ = (good.run(x) != bad.run(x)).any(axis=1)
+    # how many images one bit reaches depends on the trained weights (12 of the default model's 16
+    # sample images); a fault that changes no output would pass every verification
+    assert differ.any(), differ
 
 
 def test_classify_is_the_top_k_of_finns_outputs(acc):
