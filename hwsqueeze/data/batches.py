@@ -65,7 +65,7 @@ def cached_epoch(x_all: torch.Tensor, y_all: torch.Tensor, global_batch: int, se
     n = len(y_all)
     gen = epoch_generator(seed, epoch)
     perm = torch.randperm(n, generator=gen)
-    cut_gen = torch.Generator().manual_seed((1 << 60) + seed * 100003 + epoch) if cutout else None
+    cut_gen = torch.Generator().manual_seed((1 << 60) + gen.initial_seed()) if cutout else None  # its own stream
     for step in range(max(1, n // global_batch)):
         idx = perm[step * global_batch:(step + 1) * global_batch]
         dy, dx, m = crop_flip_params(len(idx), pad, True, gen)
