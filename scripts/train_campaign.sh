@@ -6,6 +6,7 @@
 #   bash scripts/train_campaign.sh save    # before the session ends: each unfinished stage's
 #                                          # last.pt -> checkpoints/resume/STAGE.pt (commit it)
 #   bash scripts/train_campaign.sh status  # where each stage stands
+#   bash scripts/train_campaign.sh path STAGE  # where STAGE's finished checkpoint is published
 #
 # A stage resumes from runs/STAGE/last.pt, or else from checkpoints/resume/STAGE.pt (exact: same
 # batches, schedule and quantizer state as an unbroken run). Stopping it (Ctrl-C, kill) loses at
@@ -71,6 +72,9 @@ status() {
 
 case ${1:-} in
     status) status; exit 0 ;;
+    path)
+        for s in "${STAGES[@]}"; do [[ ${2:-} == "$s" ]] && { published "$s"; exit 0; }; done
+        echo "usage: $0 path STAGE (one of: ${STAGES[*]})" >&2; exit 2 ;;
     save)
         for s in "${STAGES[@]}"; do
             if [[ ! -f $(published "$s") && -f runs/$s/last.pt ]]; then
@@ -79,7 +83,7 @@ case ${1:-} in
         done
         exit 0 ;;
     teacher|float|w4a4|cnv|teacher-cutout|w3a3) stage=$1 ;;
-    *) echo "usage: $0 teacher|float|w4a4|cnv|teacher-cutout|w3a3|save|status" >&2; exit 2 ;;
+    *) echo "usage: $0 teacher|float|w4a4|cnv|teacher-cutout|w3a3|save|status|path STAGE" >&2; exit 2 ;;
 esac
 
 out=$(published "$stage")

@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 for stage in teacher float w4a4; do
     bash scripts/train_campaign.sh "$stage"
 done
-${VENV:-.venv}/bin/python scripts/ship_default_model.py checkpoints/squeezenet1_1-cifar10-float-kd.pt \
-    checkpoints/squeezenet1_1-cifar10-w4a4-kd.pt
+${VENV:-.venv}/bin/python scripts/ship_default_model.py "$(bash scripts/train_campaign.sh path float)" \
+    "$(bash scripts/train_campaign.sh path w4a4)"

@@ -1,0 +1,38 @@
+"""scripts/train_campaign.sh owns where each stage's checkpoint is published; the tracked files agree."""
+import subprocess
+
+import pytest
+
+from helpers import ROOT
+from hwsqueeze.train import load_checkpoint
+
+# finished stages, and the network each one's checkpoint must hold (checkpoints/RECIPE.md)
+FINISHED = {"teacher": ("resnet-teacher-cifar10", "float"), "float": ("squeezenet1_1-cifar10", "float"),
+            "w4a4": ("squeezenet1_1-cifar10", "w4a4"), "cnv": ("cnv-w2a2-cifar10", "w2a2")}
+
+
+def _campaign(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(ROOT / "scripts" / "train_campaign.sh"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("stage", sorted(FINISHED))
+def test_a_finished_stage_is_published_where_the_campaign_says(stage):
+    r = _campaign("path", stage)
+    assert r.returncode == 0, r.stderr
+    ck = load_checkpoint(ROOT / r.stdout.strip())
+    assert (ck["config"]["model"], ck["config"]["quant"]) == FINISHED[stage]
+
+
+@pytest.mark.parametrize("bad", ["nope", "", "teacher float"])
+def test_path_of_an_unknown_stage_is_refused(bad):
+    r = _campaign("path", bad)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "path STAGE" in r.stderr
+
+
+def test_the_default_model_is_packaged_from_the_campaign_stages():
+    """train_default.sh takes the float and W4A4 checkpoints from the campaign, not copies of their paths."""
+    text = (ROOT / "scripts" / "train_default.sh").read_text()
+    assert "train_campaign.sh path float" in text and "train_campaign.sh path w4a4" in text
+    assert "checkpoints/squeezenet1_1" not in text
