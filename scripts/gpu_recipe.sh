@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# The default recipe on one GPU -- float pretraining, then W4A4 QAT from it with the float model
-# as distillation teacher -- in chunks that each fit one call of a time-limited GPU machine
-# (the device tool: 10 min a command). NOT YET RUN ON A GPU (no GPU was lent when it was written);
-# its chunking and resume logic are tested on CPU (tests/train/test_gpu_recipe.py).
+# The campaign's stages (scripts/train_campaign.sh, the one table of their options) on one GPU, in
+# chunks that each fit one call of a time-limited GPU machine (the device tool: 10 min a command).
+# NOT YET RUN ON A GPU (no GPU was lent when it was written); its chunking, resume and publishing
+# are tested on CPU (tests/train/test_gpu_recipe.py).
 #
-# Each call trains whole epochs (`hwsqueeze train --stop-after N`, N <= the stage's chunk) while
-# the time left in BUDGET_S fits them (estimated from the last epoch's time in metrics.json),
-# copying each stage's last.pt / final.pt / metrics.json to $OUT/<stage>/ after every chunk.
-# Bring those back into $RUNS/<stage>/ and call again: training resumes exactly from last.pt.
-# Prints "recipe done" once both stages have final.pt.
+# Each call runs the named stages in order (default: every stage whose checkpoint is not yet
+# published), each in whole epochs (`hwsqueeze train --stop-after N`, N <= CHUNK) while the time
+# left in BUDGET_S fits them (estimated from the last epoch's time in metrics.json), copying the
+# stage's last.pt / final.pt / metrics.json to $OUT/<stage>/ after every chunk. A finished stage's
+# final.pt is published where the campaign puts it (`train_campaign.sh path STAGE`, under
+# checkpoints/) and to $OUT/published/, so the next stage finds its --teacher / --init.
+# Bring $OUT/<stage>/ back into $RUNS/<stage>/ and $OUT/published/* into checkpoints/, and call
+# again: training resumes exactly from last.pt. Prints "recipe done" when every stage is published.
 #
-#   bash scripts/gpu_recipe.sh prepare   # here, once: wheels + data into .gpu/ (git-ignored)
-#   bash scripts/gpu_recipe.sh           # on the GPU machine: device run, carry [".gpu"], timeout_s 600
-#   bash scripts/gpu_recipe.sh bench     # on the GPU machine: benchmarks/train_throughput.py there
-#   # then: mkdir -p .gpu/runs && cp -r <files_at>/float <files_at>/w4a4 .gpu/runs/ ; call again
+#   bash scripts/gpu_recipe.sh prepare           # here, once: wheels + data into .gpu/ (git-ignored)
+#   bash scripts/gpu_recipe.sh [STAGE ...]       # on the GPU machine: device run, carry [".gpu"], timeout_s 600
+#   bash scripts/gpu_recipe.sh bench             # on the GPU machine: benchmarks/train_throughput.py there
+#   # then: mkdir -p .gpu/runs && cp -r <files_at>/STAGE .gpu/runs/ ; cp <files_at>/published/* checkpoints/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GPU_DIR=${GPU_DIR:-.gpu}
@@ -21,13 +24,14 @@ RUNS=${RUNS:-$GPU_DIR/runs}
 DATA=${DATA:-$GPU_DIR/data/cifar10-jpeg.tar.gz}
 DEVICE=${DEVICE:-cuda}
 BUDGET_S=${BUDGET_S:-480}            # training time per call: < 9 min with start-up and copies
-FLOAT_EPOCHS=${FLOAT_EPOCHS:-40} FLOAT_CHUNK=${FLOAT_CHUNK:-10}
-QAT_EPOCHS=${QAT_EPOCHS:-20} QAT_CHUNK=${QAT_CHUNK:-2}
+CHUNK=${CHUNK:-10}                   # at most this many epochs per `hwsqueeze train` run
 FIRST_EPOCH_S=${FIRST_EPOCH_S:-40}   # guess for a stage's first chunk (nothing measured yet)
 STARTUP_S=${STARTUP_S:-30}           # per chunk: process start, data load, evaluation
-EXTRA=${EXTRA:-}                     # more `hwsqueeze train` options for both stages (tests: --max-train ...)
+EXTRA=${EXTRA:-}                     # more `hwsqueeze train` options, after the stage's (tests: --model ...)
 PY=${PY:-$(command -v python3)}
-MODEL=${MODEL:-squeezenet1_1-cifar10}
+CK=${CK:-checkpoints}                # where the campaign publishes (tests point it elsewhere)
+export DATA RUNS CK                  # the campaign's stage options read them
+campaign() { bash scripts/train_campaign.sh "$@"; }
 
 if [[ ${1:-} == prepare ]]; then  # on the development machine: what the GPU image lacks
     mkdir -p "$GPU_DIR/wheels" "$GPU_DIR/data"
@@ -73,13 +77,18 @@ print(chunk if epoch_s <= 0 else max(0, min(chunk, int((budget - used - startup)
 EOF
 }
 
-stage() {  # name epochs chunk [train options...]: chunks until final.pt or the budget is spent
-    local name=$1 epochs=$2 chunk=$3
-    shift 3
+stage() {  # name: chunks until final.pt or the budget is spent, then publish final.pt
+    local name=$1 opts out
+    opts=$(campaign args "$name")
+    out=$(campaign path "$name")
+    if [[ ! -f $RUNS/$name/last.pt && -f $CK/resume/$name.pt ]]; then  # a CPU chunk's committed state
+        mkdir -p "$RUNS/$name" && cp "$CK/resume/$name.pt" "$RUNS/$name/last.pt"
+        echo "gpu_recipe: $name: resuming from $CK/resume/$name.pt"
+    fi
     while [[ ! -f $RUNS/$name/final.pt ]]; do
         local n used
         used=$(( $(date +%s) - T0 ))
-        n=$(fit "$name" "$chunk" "$used")
+        n=$(fit "$name" "$CHUNK" "$used")
         if (( n == 0 )); then
             if (( TRAINED )); then
                 echo "gpu_recipe: $name: ${used}s of ${BUDGET_S}s used, no further epoch fits: call again"
@@ -89,16 +98,26 @@ stage() {  # name epochs chunk [train options...]: chunks until final.pt or the 
             n=1  # not even one epoch fits a whole call: run one anyway, or no call would progress
             echo "gpu_recipe: $name: an epoch may not fit BUDGET_S=${BUDGET_S}s; running one"
         fi
-        # shellcheck disable=SC2086
-        hw train --data "$DATA" --out "$RUNS/$name" --model "$MODEL" --device "$DEVICE" --epochs "$epochs" \
-            --stop-after "$n" --quiet "$@" $EXTRA
+        # shellcheck disable=SC2086  # the campaign's options hold no spaces (its args())
+        hw train $opts --device "$DEVICE" --stop-after "$n" $EXTRA
         TRAINED=1
         save "$name"
     done
+    mkdir -p "$(dirname "$out")" && cp "$RUNS/$name/final.pt" "$out" && rm -f "$CK/resume/$name.pt"
+    if [[ -n ${OUT:-} ]]; then mkdir -p "$OUT/published" && cp "$out" "$OUT/published/"; fi
+    echo "gpu_recipe: $name: published $out"
 }
 
+if (( $# )); then
+    stages=("$@")
+    for s in "${stages[@]}"; do campaign path "$s" >/dev/null; done  # an unknown stage: usage, exit 2
+else  # every stage not yet published, in the campaign's order
+    mapfile -t stages < <(campaign status | sed -n 's/: \(in progress\|not started\).*//p')
+fi
+echo "gpu_recipe: stages: ${stages[*]}"
 TRAINED=0
-stage float "$FLOAT_EPOCHS" "$FLOAT_CHUNK" --quant float --lr 0.2 --weight-decay 5e-4
-stage w4a4 "$QAT_EPOCHS" "$QAT_CHUNK" --quant w4a4 --init "$RUNS/float/final.pt" --teacher "$RUNS/float/final.pt" \
-    --lr 0.01 --weight-decay 1e-4
-echo "gpu_recipe: recipe done: $RUNS/float/final.pt, $RUNS/w4a4/final.pt"
+for s in "${stages[@]}"; do
+    if [[ -f $(campaign path "$s") ]]; then echo "gpu_recipe: $s: published already"; continue; fi
+    stage "$s"
+done
+echo "gpu_recipe: recipe done: ${stages[*]}"

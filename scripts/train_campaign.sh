@@ -7,6 +7,7 @@
 #                                          # last.pt -> checkpoints/resume/STAGE.pt (commit it)
 #   bash scripts/train_campaign.sh status  # where each stage stands
 #   bash scripts/train_campaign.sh path STAGE  # where STAGE's finished checkpoint is published
+#   bash scripts/train_campaign.sh args STAGE  # STAGE's `hwsqueeze train` options (scripts/gpu_recipe.sh)
 #
 # A stage resumes from runs/STAGE/last.pt, or else from checkpoints/resume/STAGE.pt (exact: same
 # batches, schedule and quantizer state as an unbroken run). Stopping it (Ctrl-C, kill) loses at
@@ -18,7 +19,8 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/cifar10-jpeg.tar.gz}
 PROCS=${PROCS:-2}
 VENV=${VENV:-.venv}
-CK=checkpoints
+CK=${CK:-checkpoints}    # published checkpoints (tests point it elsewhere)
+RUNS=${RUNS:-runs}       # run directories
 TEACHER=$CK/resnet-teacher-cifar10.pt
 TEACHER2=$CK/resnet-teacher-cifar10-cutout.pt
 FLOAT=$CK/squeezenet1_1-cifar10-float-kd.pt
@@ -36,7 +38,7 @@ published() {  # where a finished stage's final.pt goes
 }
 
 args() {  # the one definition of each stage's training options
-    local common=(--data "$DATA" --out "runs/$1" --quiet)
+    local common=(--data "$DATA" --out "$RUNS/$1" --quiet)
     case $1 in
         teacher) echo "${common[@]}" --model resnet-teacher-cifar10 --quant float --epochs 30 --batch-size 512 \
                      --lr 0.4 --weight-decay 5e-4 --label-smoothing 0.1 --eval-every 5 ;;
@@ -64,7 +66,7 @@ status() {
     local s
     for s in "${STAGES[@]}"; do
         if [[ -f $(published "$s") ]]; then echo "$s: done ($(published "$s"))"
-        elif [[ -f runs/$s/last.pt ]]; then echo "$s: in progress (runs/$s/last.pt)"
+        elif [[ -f $RUNS/$s/last.pt ]]; then echo "$s: in progress ($RUNS/$s/last.pt)"
         elif [[ -f $CK/resume/$s.pt ]]; then echo "$s: in progress ($CK/resume/$s.pt)"
         else echo "$s: not started"; fi
     done
@@ -72,30 +74,35 @@ status() {
 
 case ${1:-} in
     status) status; exit 0 ;;
-    path)
-        for s in "${STAGES[@]}"; do [[ ${2:-} == "$s" ]] && { published "$s"; exit 0; }; done
-        echo "usage: $0 path STAGE (one of: ${STAGES[*]})" >&2; exit 2 ;;
+    path|args)
+        for s in "${STAGES[@]}"; do
+            if [[ ${2:-} == "$s" ]]; then
+                if [[ $1 == path ]]; then published "$s"; else args "$s"; fi
+                exit 0
+            fi
+        done
+        echo "usage: $0 $1 STAGE (one of: ${STAGES[*]})" >&2; exit 2 ;;
     save)
         for s in "${STAGES[@]}"; do
-            if [[ ! -f $(published "$s") && -f runs/$s/last.pt ]]; then
-                mkdir -p "$CK/resume" && cp "runs/$s/last.pt" "$CK/resume/$s.pt" && echo "saved $CK/resume/$s.pt"
+            if [[ ! -f $(published "$s") && -f $RUNS/$s/last.pt ]]; then
+                mkdir -p "$CK/resume" && cp "$RUNS/$s/last.pt" "$CK/resume/$s.pt" && echo "saved $CK/resume/$s.pt"
             fi
         done
         exit 0 ;;
     teacher|float|w4a4|cnv|teacher-cutout|w3a3) stage=$1 ;;
-    *) echo "usage: $0 teacher|float|w4a4|cnv|teacher-cutout|w3a3|save|status|path STAGE" >&2; exit 2 ;;
+    *) echo "usage: $0 teacher|float|w4a4|cnv|teacher-cutout|w3a3|save|status|path STAGE|args STAGE" >&2; exit 2 ;;
 esac
 
 out=$(published "$stage")
 if [[ -f $out ]]; then echo "$stage: done already ($out)"; exit 0; fi
-mkdir -p "runs/$stage"
-if [[ ! -f runs/$stage/last.pt && -f $CK/resume/$stage.pt ]]; then
-    cp "$CK/resume/$stage.pt" "runs/$stage/last.pt"
+mkdir -p "$RUNS/$stage"
+if [[ ! -f $RUNS/$stage/last.pt && -f $CK/resume/$stage.pt ]]; then
+    cp "$CK/resume/$stage.pt" "$RUNS/$stage/last.pt"
     echo "$stage: resuming from $CK/resume/$stage.pt"
 fi
 # shellcheck disable=SC2046  # args() prints the stage's options, none of which holds a space
 OMP_NUM_THREADS=1 "$VENV/bin/torchrun" --standalone --nproc_per_node "$PROCS" "$VENV/bin/hwsqueeze" train \
     $(args "$stage") --threads 1
-cp "runs/$stage/final.pt" "$out"
+cp "$RUNS/$stage/final.pt" "$out"
 rm -f "$CK/resume/$stage.pt"
 echo "$stage: published $out"
