@@ -8,7 +8,8 @@ from hwsqueeze.train import load_checkpoint
 
 # finished stages, and the network each one's checkpoint must hold (checkpoints/RECIPE.md)
 FINISHED = {"teacher": ("resnet-teacher-cifar10", "float"), "float": ("squeezenet1_1-cifar10", "float"),
-            "w4a4": ("squeezenet1_1-cifar10", "w4a4"), "cnv": ("cnv-w2a2-cifar10", "w2a2")}
+            "w4a4": ("squeezenet1_1-cifar10", "w4a4"), "cnv": ("cnv-w2a2-cifar10", "w2a2"),
+            "teacher-cutout": ("resnet-teacher-cifar10", "float")}
 
 
 def _campaign(*args: str) -> subprocess.CompletedProcess:
