@@ -1,16 +1,21 @@
 """Pareto table and plot: config -> CIFAR-10 top-1 -> est. FPS -> LUT % -> BRAM18 %, every row measured,
 with finn-examples' CNV-W2A2 beside it.
 
-For each checkpoint (default: the shipped model) and each target FPS, the design is built by our
-estimate flow (``hwsqueeze build --estimate-only --target-fps X``: the library's ``run_build``;
-one resumable build folder per checkpoint under ``build/pareto/``, so each further target reruns
+For each checkpoint (default: the shipped model), each mapping (default: both, the default one and
+``--standalone-thresholds``) and each target FPS, the design is built by our estimate flow
+(``hwsqueeze build --estimate-only --target-fps X``: the library's ``run_build``; one resumable
+build folder per checkpoint and mapping under ``build/pareto/``, so each further target reruns
 only folding -> estimates). LUT/BRAM18 are whole-design totals (layers + width converters + FIFOs
 + IODMAs + shell, ``compile/estimates.py``) in % of the xc7z020. Top-1 is a real evaluation of the
 checkpoint on the shared CIFAR-10 test set (10,000 images; cached by checkpoint sha256), or left
 out with the reason when the data is not there. The CNV-W2A2 rows come from FINN+'s own
-``build_dataflow`` (``peer_cnv.py``): finn-examples' folding and FINN's folding for each target.
+``build_dataflow`` (``peer_cnv.py``): finn-examples' folding and FINN's folding for each target;
+their top-1 is the CNV-W2A2 trained on the same copy (``checkpoints/cnv-w2a2-cifar10-kd.pt``; the
+estimates depend on shapes, bits and folding, not weights), the published figure (official test
+set, not comparable) only while that checkpoint is missing.
 
-Usage:  python benchmarks/pareto.py [CHECKPOINT ...] [--fps 500,1000,...] [--data ARCHIVE] [--out DIR]
+Usage:  python benchmarks/pareto.py [CHECKPOINT ...] [--fps 500,1000,...] [--mappings default,standalone-thresholds]
+                                    [--data ARCHIVE] [--out DIR]
 Adding a model is one argument: ``python benchmarks/pareto.py hwsqueeze/default_model/x.pt runs/w3a3/best.pt``.
 """
 from __future__ import annotations
@@ -30,6 +35,7 @@ from hwsqueeze.compile.boards import MARGIN  # noqa: E402
 
 CACHE = ROOT / "build" / "pareto"
 DEFAULT_FPS = (500, 1000, 1500, 2000, 2500, 3000)
+MAPPINGS = {"default": False, "standalone-thresholds": True}  # name -> BuildConfig.standalone_thresholds
 CIFAR = Path(os.environ.get("HWSQUEEZE_CIFAR", ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"))
 
 
@@ -76,16 +82,17 @@ def code_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def our_point(checkpoint: Path, fps: float, board) -> dict:
-    """Our estimate flow for ``checkpoint`` folded for ``fps``: the figures of its ``estimates.json``
-    (cached in the build folder's ``points.json`` for this code)."""
+def our_point(checkpoint: Path, fps: float, board, standalone: bool = False) -> dict:
+    """Our estimate flow for ``checkpoint`` folded for ``fps`` (``standalone``: with
+    ``--standalone-thresholds``): the figures of its ``estimates.json`` (cached in the build
+    folder's ``points.json`` for this code)."""
     from hwsqueeze.compile.config import BuildConfig
     from hwsqueeze.compile.runner import run_build
     from hwsqueeze.errors import HwsqueezeError
     from hwsqueeze.fsutil import sha256_file, write_json
 
     sha = sha256_file(checkpoint)
-    out = CACHE / f"{checkpoint.stem}-{sha[:12]}"
+    out = CACHE / f"{checkpoint.stem}-{sha[:12]}{'-standalone' if standalone else ''}"
     points_file, code = out / "points.json", code_digest()
     cached = json.loads(points_file.read_text()) if points_file.is_file() else {}
     same_code = cached.get("code") == code
@@ -98,13 +105,13 @@ def our_point(checkpoint: Path, fps: float, board) -> dict:
         resume = "folding" if same_code and (out / "build_state.json").is_file() else None
         try:
             run_build(BuildConfig(board=board, out_dir=out, checkpoint=checkpoint, target_fps=float(fps),
-                                  estimate_only=True, from_step=resume))
+                                  estimate_only=True, standalone_thresholds=standalone, from_step=resume))
         except HwsqueezeError as e:  # an interrupted earlier build cannot be resumed: start again
             if resume is None:
                 raise
             say(f"cannot resume ({str(e)[:120]}); building from the start")
             run_build(BuildConfig(board=board, out_dir=out, checkpoint=checkpoint, target_fps=float(fps),
-                                  estimate_only=True))
+                                  estimate_only=True, standalone_thresholds=standalone))
         est = json.loads((out / "estimates.json").read_text())
         src = json.loads((out / "build_state.json").read_text())["source"]
         points[key] = {"fps": est["fps"], "totals": est["totals"], "budget": est["budget"], "fits": est["fits"],
@@ -116,16 +123,27 @@ def our_point(checkpoint: Path, fps: float, board) -> dict:
 
 
 def row(config: str, kind: str, top: Optional[float], top_note: str, fps: float, totals: dict, budget: dict,
-        fits: bool, target=None, series: str = "") -> dict:
-    """One table row; LUT/BRAM18 in % of the board; ``series``: the plot line it belongs to."""
+        fits: bool, target=None, series: str = "", top1_label: str = "") -> dict:
+    """One table row; LUT/BRAM18 in % of the board; ``series``: the plot line it belongs to;
+    ``top1_label``: shown beside the top-1 (where it was measured, when not by this run)."""
     return {"config": config, "kind": kind, "series": series or config, "target_fps": target,
-            "top1": top, "top1_source": top_note,
+            "top1": top, "top1_source": top_note, "top1_label": top1_label,
             "fps": round(fps, 1), "lut": totals["lut"], "bram18": totals["bram18"], "dsp": totals["dsp"],
             "lut_pct": round(100 * totals["lut"] / budget["lut"], 1),
             "bram_pct": round(100 * totals["bram18"] / budget["bram18"], 1), "fits": bool(fits)}
 
 
-def measure(checkpoints: List[Path], targets: List[float], data: Path, cnv: bool = True) -> List[dict]:
+def cnv_top1(trained: Path = peer_cnv.TRAINED_PEER) -> Tuple[float, str, str]:
+    """(top-1, its source, its label) for the CNV-W2A2 rows: the CNV-W2A2 trained on the same copy as
+    ours when the campaign has published it, else the published figure (another test set)."""
+    here = peer_cnv.trained_here(trained)
+    if here:
+        return here["top1"], here["top1_source"], "trained here"
+    return peer_cnv.PEER_TOP1, peer_cnv.PEER_TOP1_SOURCE, "published, official test set"
+
+
+def measure(checkpoints: List[Path], targets: List[float], data: Path, cnv: bool = True,
+            mappings: Tuple[str, ...] = ("default",)) -> List[dict]:
     from hwsqueeze.compile.boards import load_board
     from hwsqueeze.compile.finn_env import activate
 
@@ -135,16 +153,18 @@ def measure(checkpoints: List[Path], targets: List[float], data: Path, cnv: bool
     rows = []
     for ck in checkpoints:
         top, note = top1(ck, data)
-        for fps in targets:
-            p = our_point(ck, fps, board)
-            rows.append(row(f"{p['model']} {p['quant']} ({ck.name}) @ {fps:,.0f}", "hwsqueeze", top, note,
-                            p["fps"], p["totals"], p["budget"], p["fits"], fps, f"{p['model']} {p['quant']} ({ck.name})"))
+        for mapping in mappings:
+            for fps in targets:
+                p = our_point(ck, fps, board, MAPPINGS[mapping])
+                series = f"{p['model']} {p['quant']} ({ck.name}{', ' + mapping if MAPPINGS[mapping] else ''})"
+                rows.append(row(f"{series} @ {fps:,.0f}", "hwsqueeze", top, note, p["fps"], p["totals"], p["budget"],
+                                p["fits"], fps, series))
     if cnv:
+        top, note, label = cnv_top1()
         onnx = peer_cnv.CACHE / "cnv_w2a2.onnx"
         if not onnx.is_file():
             peer_cnv.CACHE.mkdir(parents=True, exist_ok=True)
             peer_cnv.export_cnv(onnx)
-        note = peer_cnv.PEER_TOP1_SOURCE
         builds = [("CNV-W2A2, finn-examples folding", None,
                    peer_cnv.finn_build(onnx, peer_cnv.CACHE / "finn_examples", board,
                                        folding=peer_cnv.FINN_EXAMPLES_FOLDING))]
@@ -156,8 +176,8 @@ def measure(checkpoints: List[Path], targets: List[float], data: Path, cnv: bool
                                                target_fps=int(round(fps)), mvau_wwidth_max=MVAU_WWIDTH_MAX)))
         for name, fps, out in builds:
             f = peer_cnv.cnv(out, board, name)
-            rows.append(row(name, "cnv_w2a2", f["top1"], note, f["fps"], f["total"], f["budget"], f["fits"], fps,
-                            "CNV-W2A2, FINN folding" if fps else name))
+            rows.append(row(name, "cnv_w2a2", top, note, f["fps"], f["total"], f["budget"], f["fits"], fps,
+                            "CNV-W2A2, FINN folding" if fps else name, label))
     return rows
 
 
@@ -166,8 +186,8 @@ def markdown(rows: List[dict], margin: float = MARGIN) -> str:
     out = [f"| config | top-1 | est. FPS | LUT % | BRAM18 % | DSP | fits {margin:.0%} |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         top = "not measured" if r["top1"] is None else f"{100 * r['top1']:.2f} %"
-        if r["kind"] == "cnv_w2a2" and r["top1"] is not None:
-            top += " (published)"
+        if r.get("top1_label") and r["top1"] is not None:
+            top += f" ({r['top1_label']})"
         out.append(f"| {r['config']} | {top} | {r['fps']:,.0f} | {r['lut_pct']:.1f} | {r['bram_pct']:.1f} | "
                    f"{r['dsp']} | {'yes' if r['fits'] else 'no'} |")
     return "\n".join(out)
@@ -231,6 +251,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results",
                     help="folder for pareto.md, pareto.json, pareto.png (default: %(default)s)")
     ap.add_argument("--no-cnv", action="store_true", help="leave out the CNV-W2A2 rows")
+    ap.add_argument("--mappings", default=",".join(MAPPINGS),
+                    help=f"our mappings to build, comma-separated, of: {', '.join(MAPPINGS)} (default: all)")
     args = ap.parse_args(argv)
     try:
         targets = [float(x) for x in args.fps.split(",") if x.strip()]
@@ -238,6 +260,9 @@ def main(argv=None) -> int:
         ap.error(f"--fps {args.fps!r}: expected numbers separated by commas")
     if not targets or min(targets) <= 0:
         ap.error(f"--fps {args.fps!r}: give at least one positive number")
+    mappings = tuple(m.strip() for m in args.mappings.split(",") if m.strip())
+    if not mappings or any(m not in MAPPINGS for m in mappings):
+        ap.error(f"--mappings {args.mappings!r}: expected some of {', '.join(MAPPINGS)}, comma-separated")
     cks = args.checkpoints or [Path(DEFAULT_CHECKPOINT)]
     for ck in cks:
         if not ck.is_file():
@@ -247,7 +272,7 @@ def main(argv=None) -> int:
     from hwsqueeze.logs import to_console
 
     to_console(logging.INFO, sys.stderr)  # our builds' step lines are the progress of the long part
-    rows = measure([ck.resolve() for ck in cks], targets, args.data, cnv=not args.no_cnv)
+    rows = measure([ck.resolve() for ck in cks], targets, args.data, cnv=not args.no_cnv, mappings=mappings)
     table = markdown(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text(args.out / "pareto.md", table + "\n")
