@@ -103,15 +103,15 @@ def our_point(checkpoint: Path, fps: float, board, standalone: bool = False) -> 
         say(f"{checkpoint.name}: estimate build for {fps:,.0f} FPS in {out} (first target of a checkpoint ~3 min, "
             "then ~15 s each)")
         resume = "folding" if same_code and (out / "build_state.json").is_file() else None
+        cfg = dict(board=board, out_dir=out, checkpoint=checkpoint, target_fps=float(fps), estimate_only=True,
+                   standalone_thresholds=standalone)
         try:
-            run_build(BuildConfig(board=board, out_dir=out, checkpoint=checkpoint, target_fps=float(fps),
-                                  estimate_only=True, standalone_thresholds=standalone, from_step=resume))
+            run_build(BuildConfig(**cfg, from_step=resume))
         except HwsqueezeError as e:  # an interrupted earlier build cannot be resumed: start again
             if resume is None:
                 raise
             say(f"cannot resume ({str(e)[:120]}); building from the start")
-            run_build(BuildConfig(board=board, out_dir=out, checkpoint=checkpoint, target_fps=float(fps),
-                                  estimate_only=True, standalone_thresholds=standalone))
+            run_build(BuildConfig(**cfg))
         est = json.loads((out / "estimates.json").read_text())
         src = json.loads((out / "build_state.json").read_text())["source"]
         points[key] = {"fps": est["fps"], "totals": est["totals"], "budget": est["budget"], "fits": est["fits"],
@@ -186,7 +186,7 @@ def markdown(rows: List[dict], margin: float = MARGIN) -> str:
     out = [f"| config | top-1 | est. FPS | LUT % | BRAM18 % | DSP | fits {margin:.0%} |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         top = "not measured" if r["top1"] is None else f"{100 * r['top1']:.2f} %"
-        if r.get("top1_label") and r["top1"] is not None:
+        if r["top1_label"] and r["top1"] is not None:
             top += f" ({r['top1_label']})"
         out.append(f"| {r['config']} | {top} | {r['fps']:,.0f} | {r['lut_pct']:.1f} | {r['bram_pct']:.1f} | "
                    f"{r['dsp']} | {'yes' if r['fits'] else 'no'} |")

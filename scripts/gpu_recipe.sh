@@ -78,13 +78,9 @@ EOF
 }
 
 stage() {  # name: chunks until final.pt or the budget is spent, then publish final.pt
-    local name=$1 opts out
+    local name=$1 opts
     opts=$(campaign args "$name")
-    out=$(campaign path "$name")
-    if [[ ! -f $RUNS/$name/last.pt && -f $CK/resume/$name.pt ]]; then  # a CPU chunk's committed state
-        mkdir -p "$RUNS/$name" && cp "$CK/resume/$name.pt" "$RUNS/$name/last.pt"
-        echo "gpu_recipe: $name: resuming from $CK/resume/$name.pt"
-    fi
+    campaign restore "$name"  # a CPU session's committed resume state, if any
     while [[ ! -f $RUNS/$name/final.pt ]]; do
         local n used
         used=$(( $(date +%s) - T0 ))
@@ -103,16 +99,15 @@ stage() {  # name: chunks until final.pt or the budget is spent, then publish fi
         TRAINED=1
         save "$name"
     done
-    mkdir -p "$(dirname "$out")" && cp "$RUNS/$name/final.pt" "$out" && rm -f "$CK/resume/$name.pt"
-    if [[ -n ${OUT:-} ]]; then mkdir -p "$OUT/published" && cp "$out" "$OUT/published/"; fi
-    echo "gpu_recipe: $name: published $out"
+    campaign publish "$name"
+    if [[ -n ${OUT:-} ]]; then mkdir -p "$OUT/published" && cp "$(campaign path "$name")" "$OUT/published/"; fi
 }
 
 if (( $# )); then
     stages=("$@")
     for s in "${stages[@]}"; do campaign path "$s" >/dev/null; done  # an unknown stage: usage, exit 2
 else  # every stage not yet published, in the campaign's order
-    mapfile -t stages < <(campaign status | sed -n 's/: \(in progress\|not started\).*//p')
+    mapfile -t stages < <(campaign pending)
 fi
 echo "gpu_recipe: stages: ${stages[*]}"
 TRAINED=0

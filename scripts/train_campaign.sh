@@ -8,6 +8,8 @@
 #   bash scripts/train_campaign.sh status  # where each stage stands
 #   bash scripts/train_campaign.sh path STAGE  # where STAGE's finished checkpoint is published
 #   bash scripts/train_campaign.sh args STAGE  # STAGE's `hwsqueeze train` options (scripts/gpu_recipe.sh)
+#   bash scripts/train_campaign.sh pending     # the stages not yet published, in order (scripts/gpu_recipe.sh)
+#   bash scripts/train_campaign.sh restore|publish STAGE  # the steps around a stage's training (gpu_recipe.sh)
 #
 # A stage resumes from runs/STAGE/last.pt, or else from checkpoints/resume/STAGE.pt (exact: same
 # batches, schedule and quantizer state as an unbroken run). Stopping it (Ctrl-C, kill) loses at
@@ -62,6 +64,20 @@ args() {  # the one definition of each stage's training options
     esac
 }
 
+restore() {  # a stage's committed resume state into its run directory, when it has none
+    if [[ ! -f $RUNS/$1/last.pt && -f $CK/resume/$1.pt ]]; then
+        mkdir -p "$RUNS/$1" && cp "$CK/resume/$1.pt" "$RUNS/$1/last.pt"
+        echo "$1: resuming from $CK/resume/$1.pt"
+    fi
+}
+
+publish() {  # a finished stage's final.pt to where the next stages read it; its resume state goes
+    local out
+    out=$(published "$1")
+    mkdir -p "$(dirname "$out")" && cp "$RUNS/$1/final.pt" "$out" && rm -f "$CK/resume/$1.pt"
+    echo "$1: published $out"
+}
+
 status() {
     local s
     for s in "${STAGES[@]}"; do
@@ -74,10 +90,11 @@ status() {
 
 case ${1:-} in
     status) status; exit 0 ;;
-    path|args)
+    pending) for s in "${STAGES[@]}"; do [[ -f $(published "$s") ]] || echo "$s"; done; exit 0 ;;
+    path|args|restore|publish)
         for s in "${STAGES[@]}"; do
             if [[ ${2:-} == "$s" ]]; then
-                if [[ $1 == path ]]; then published "$s"; else args "$s"; fi
+                case $1 in path) published "$s" ;; *) "$1" "$s" ;; esac
                 exit 0
             fi
         done
@@ -90,19 +107,14 @@ case ${1:-} in
         done
         exit 0 ;;
     teacher|float|w4a4|cnv|teacher-cutout|w3a3) stage=$1 ;;
-    *) echo "usage: $0 teacher|float|w4a4|cnv|teacher-cutout|w3a3|save|status|path STAGE|args STAGE" >&2; exit 2 ;;
+    *) echo "usage: $0 teacher|float|w4a4|cnv|teacher-cutout|w3a3|save|status|pending|path STAGE|args STAGE|restore STAGE|publish STAGE" >&2; exit 2 ;;
 esac
 
 out=$(published "$stage")
 if [[ -f $out ]]; then echo "$stage: done already ($out)"; exit 0; fi
 mkdir -p "$RUNS/$stage"
-if [[ ! -f $RUNS/$stage/last.pt && -f $CK/resume/$stage.pt ]]; then
-    cp "$CK/resume/$stage.pt" "$RUNS/$stage/last.pt"
-    echo "$stage: resuming from $CK/resume/$stage.pt"
-fi
+restore "$stage"
 # shellcheck disable=SC2046  # args() prints the stage's options, none of which holds a space
 OMP_NUM_THREADS=1 "$VENV/bin/torchrun" --standalone --nproc_per_node "$PROCS" "$VENV/bin/hwsqueeze" train \
     $(args "$stage") --threads 1
-cp "$RUNS/$stage/final.pt" "$out"
-rm -f "$CK/resume/$stage.pt"
-echo "$stage: published $out"
+publish "$stage"
