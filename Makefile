@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers: 2 halves the wall time on a 2-core machine; each worker needs ~2 GB
 TEST_JOBS ?= 2
 
-.PHONY: help venv build simulate test test-py test-board-env bench train-default constraints check-install clean distclean
+.PHONY: help venv build simulate test test-py test-board-env bench train-default train-fast constraints check-install clean distclean
 
 help:
 	@echo "make build BOARD=<board>   compile the shipped default model (boards: see 'make boards')"
@@ -22,6 +22,7 @@ help:
 	@echo "make venv                  only create the environment (.venv)"
 	@echo "make check-install         prove a stock install: make venv from the package index alone, in a temp dir"
 	@echo "make train-default         re-train the shipped default model (teacher, float, W4A4: ~4.6 h on 2 CPU cores)"
+	@echo "make train-fast            re-train the shipped fast model (W3A3 from a second teacher: ~2.1 h after the default's)"
 	@echo "make bench                 benchmarks (benchmarks/, ratios against a peer in the same run)"
 	@echo "make clean / distclean     caches only (builds and bitstreams kept) / also every build/<board>/"
 
@@ -74,6 +75,9 @@ test: venv
 
 train-default: venv
 	bash scripts/train_default.sh
+
+train-fast: venv
+	bash scripts/train_default.sh fast
 
 bench: venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done

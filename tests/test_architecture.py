@@ -83,16 +83,19 @@ def test_modules_stay_small():
 
 @pytest.mark.slow
 def test_wheel_carries_data_and_builds_outside_the_checkout(tmp_path):
-    """`pip wheel .` -> a wheel with the boards, notebooks, board tests and default model; installed
+    """`pip wheel .` -> a wheel with the boards, notebooks, board tests and shipped models; installed
     (into a bare folder, dependencies from this venv) it builds from outside the checkout."""
     res = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     wheel = next(tmp_path.glob("hwsqueeze-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
+    from hwsqueeze.train.shipped import SHIPPED
+
     for need in ("hwsqueeze/boards/pynq-z2.yaml", "hwsqueeze/notebooks/01_classify.ipynb",
-                 "hwsqueeze/board_tests/test_hw_vs_sw.py", "hwsqueeze/default_model/squeezenet1_1-cifar10-w4a4.pt",
-                 "hwsqueeze/deploy/package.py", "hwsqueeze/compile/steps/frontend.py"):
+                 "hwsqueeze/board_tests/test_hw_vs_sw.py", "hwsqueeze/deploy/package.py",
+                 "hwsqueeze/compile/steps/frontend.py",
+                 *(f"hwsqueeze/default_model/{n}.{ext}" for n in SHIPPED for ext in ("pt", "json"))):
         assert need in names, need
     site = tmp_path / "site"
     res = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],

@@ -29,7 +29,7 @@ def _fps(value: str):
               help="A board name (see `hwsqueeze boards`), FINN's name for it (Pynq-Z2, ZCU104, KV260_SOM) or a "
                    "board .yaml file.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Trained checkpoint (default: the shipped model).")
+              help="Trained checkpoint, or a shipped model's name (`hwsqueeze models`); default: the shipped default.")
 @click.option("--model", "model_name", default=None,
               help="Build an untrained registry model instead (e.g. squeezenet1_1-imagenet), for estimates.")
 @click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False), default=None,
@@ -88,13 +88,14 @@ def build(board_name: str, checkpoint: Optional[str], model_name: Optional[str],
     if replay:
         return _replay(Path(replay), out_dir, quiet, as_json)
     from ..compile.boards import load_board
+    from ..train.shipped import checkpoint_path
 
     board = load_board(board_name)
     fps = _fps(target_fps)
     if folding_config and target_fps != "auto":
         raise HwsqueezeError("give either --folding-config or --target-fps, not both")
     out = Path(out_dir) if out_dir else Path("build") / board.name
-    cfg = BuildConfig(board=board, out_dir=out, checkpoint=Path(checkpoint) if checkpoint else None,
+    cfg = BuildConfig(board=board, out_dir=out, checkpoint=checkpoint_path(checkpoint) if checkpoint else None,
                       model_name=model_name, onnx=Path(onnx_path) if onnx_path else None, target_fps=fps,
                       folding_config=Path(folding_config).resolve() if folding_config else None, margin=margin,
                       use_dsps=not no_dsp, fuse_fire=fuse_fire, folding_search=folding_search,

@@ -11,7 +11,8 @@ MAX_CHECK_N = 1000
 
 
 @click.command()
-@click.option("--checkpoint", default=None, help="Default: the shipped model.")
+@click.option("--checkpoint", default=None,
+              help="A checkpoint file or a shipped model's name (`hwsqueeze models`); default: the shipped default.")
 @click.option("--out", required=True, help="QONNX file to write.")
 @click.option("--check-n", type=int, default=4, show_default=True, help="Generated images for the check.")
 @click.option("--json", "as_json", is_flag=True)
@@ -28,6 +29,9 @@ def export(checkpoint: Optional[str], out: str, check_n: int, as_json: bool) -> 
         raise HwsqueezeError(f"--check-n {check_n}: must be in 1..{MAX_CHECK_N} (each image is a full "
                              "QONNX execution)")
     check_writable(out, "--out")
+    from ..train.shipped import checkpoint_path
+
+    checkpoint = str(checkpoint_path(checkpoint)) if checkpoint is not None else None
     if checkpoint is not None and Path(checkpoint).is_dir():
         raise HwsqueezeError(f"--checkpoint {checkpoint}: is a directory, expected a file")
     from ..export import export_qonnx

@@ -70,7 +70,8 @@ def print_models(rows: List[Dict[str, Any]], console: "Console") -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def models(as_json: bool) -> None:
-    """List registered models: paper-form weight+bias count, weights, MACs per image."""
+    """List registered models (paper-form weight+bias count, weights, MACs per image), then the
+    shipped trained models."""
     rows = model_rows()
     if as_json:
         click.echo(json.dumps(rows, indent=1))
@@ -78,12 +79,26 @@ def models(as_json: bool) -> None:
     from rich.console import Console
 
     print_models(rows, Console())
+    click.echo(shipped_lines())
+
+
+def shipped_lines() -> str:
+    """The trained models in the wheel, by the name ``--checkpoint`` takes, with their top-1."""
+    from ..train.shipped import DEFAULT, SHIPPED, shipped_summary
+
+    lines = ["Shipped trained models (--checkpoint NAME; top-1 on the shared CIFAR-10 JPEG copy):"]
+    for name in SHIPPED:
+        s = shipped_summary(name)
+        figures = (f"top-1 {100 * s['test_top1']:.2f} %, {s['weight_bytes'] / 1e3:.0f} kB of weights" if s
+                   else "figures missing")
+        lines.append(f"  {name}{' (default)' if name == DEFAULT else ''}: {figures}; {SHIPPED[name]}")
+    return "\n".join(lines)
 
 
 @click.command()
 @click.option("--model", "model_name", default=None, help="Registered model (default: the checkpoint's).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Count this checkpoint's actual (quantized, possibly pruned) weights.")
+              help="Count this checkpoint's (or shipped model's) actual quantized, possibly pruned weights.")
 @click.option("--wbits", type=int, default=None, help="Weight bits for every layer (default: the model's spec).")
 @click.option("--sparsity", type=float, default=None, help="Prune to this fraction of zeros by magnitude first.")
 @click.option("--index-bits", type=int, default=4, show_default=True, help="Relative-index gap width.")
@@ -104,6 +119,9 @@ def size(model_name: Optional[str], checkpoint: Optional[str], wbits: Optional[i
         raise HwsqueezeError(f"--index-bits {index_bits}: must be in 1..32")
     if checkpoint or model_name is None:
         from ..train import model_from_checkpoint
+        from ..train.shipped import checkpoint_path
+
+        checkpoint = str(checkpoint_path(checkpoint)) if checkpoint else None
 
         model, ck = model_from_checkpoint(Path(checkpoint) if checkpoint else None)
         if model_name and model_name != ck["config"]["model"]:

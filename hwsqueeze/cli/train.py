@@ -92,7 +92,8 @@ def train(data, out, model_name, quant, wbits, abits, width, bypass, init, epoch
 
 @click.command("eval")
 @click.option("--data", required=True, help="Dataset path (see `train --data`).")
-@click.option("--checkpoint", default=None, help="Default: the shipped model.")
+@click.option("--checkpoint", default=None,
+              help="A checkpoint file or a shipped model's name (`hwsqueeze models`); default: the shipped default.")
 @click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
 @click.option("--n", "limit", type=int, default=None, help="Only the first N images (class-balanced).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -110,6 +111,9 @@ def evaluate(data: str, checkpoint: Optional[str], split: str, limit: Optional[i
     if limit is not None and limit < 1:
         raise HwsqueezeError(f"--n {limit}: must be >= 1 (omit it for all images)")
     if checkpoint is not None:
+        from ..train.shipped import checkpoint_path
+
+        checkpoint = str(checkpoint_path(checkpoint))
         _existing_file(checkpoint, "--checkpoint")
     if plot:
         check_writable(plot, "--plot")

@@ -189,14 +189,14 @@ def provenance(cfg: BuildConfig, versions: Dict[str, str]) -> Dict[str, str]:
     changed: ``board`` -> ``"pynq-z2 #1a2b..."``.
     """
     from ..deps.manifest import fingerprint as deps_fingerprint
-    from ..train.checkpoint import DEFAULT_CHECKPOINT
+    from ..train.shipped import checkpoint_path
 
     if cfg.onnx is not None:
         source = f"onnx {Path(cfg.onnx).name} #{sha256_file(Path(cfg.onnx))[:16]}"
     elif cfg.model_name:
         source = f"untrained {cfg.model_name} (seed 0)"
     else:
-        ck = Path(cfg.checkpoint or DEFAULT_CHECKPOINT)
+        ck = checkpoint_path(cfg.checkpoint)
         if not ck.is_file():
             raise HwsqueezeError(f"checkpoint not found: {ck}")
         source = f"checkpoint {ck.name} #{sha256_file(ck)[:16]}"

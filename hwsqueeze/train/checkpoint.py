@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 
 from ..errors import HwsqueezeError
 from ..fsutil import atomic_write
 from ..models import QuantSpec, SqueezeNet, create
+from .shipped import checkpoint_path
 from .validate import check_model_config, check_state_dict
 
 __all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "class_names", "DEFAULT_CHECKPOINT"]
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "default_model" / "squeezenet1_1-cifar10-w4a4.pt"
+DEFAULT_CHECKPOINT = checkpoint_path(None)
 
 
 def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
@@ -23,9 +24,10 @@ def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def load_checkpoint(path: Optional[Path] = None) -> Dict[str, Any]:
-    """Load with ``weights_only=True`` (no arbitrary code from pickles). None -> shipped default."""
-    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+def load_checkpoint(path: Union[str, Path, None] = None) -> Dict[str, Any]:
+    """Load with ``weights_only=True`` (no arbitrary code from pickles). None -> the shipped
+    default; a shipped model's name -> its file (:func:`.shipped.checkpoint_path`)."""
+    path = checkpoint_path(path)
     if not path.is_file():
         raise HwsqueezeError(f"checkpoint not found: {path}")
     if path.stat().st_size == 0:
@@ -66,14 +68,14 @@ def build_model(cfg: Dict[str, Any]) -> SqueezeNet:
         raise HwsqueezeError(f"checkpoint config does not build a model: {e}") from None
 
 
-def model_from_checkpoint(path: Optional[Path] = None) -> "tuple[SqueezeNet, Dict[str, Any]]":
+def model_from_checkpoint(path: Union[str, Path, None] = None) -> "tuple[SqueezeNet, Dict[str, Any]]":
     """(model in eval mode with weights loaded, checkpoint dict)."""
     ck = load_checkpoint(path)
     model = build_model(ck["config"])
     try:
         model.load_state_dict(ck["model"])
     except RuntimeError as e:
-        raise HwsqueezeError(f"{path or DEFAULT_CHECKPOINT}: weights do not match model "
+        raise HwsqueezeError(f"{checkpoint_path(path)}: weights do not match model "
                              f"{ck['config'].get('model')} ({str(e).splitlines()[0]})") from None
     model.eval()
     return model, ck

@@ -9,7 +9,7 @@ from hwsqueeze.train import load_checkpoint
 # finished stages, and the network each one's checkpoint must hold (checkpoints/RECIPE.md)
 FINISHED = {"teacher": ("resnet-teacher-cifar10", "float"), "float": ("squeezenet1_1-cifar10", "float"),
             "w4a4": ("squeezenet1_1-cifar10", "w4a4"), "cnv": ("cnv-w2a2-cifar10", "w2a2"),
-            "teacher-cutout": ("resnet-teacher-cifar10", "float")}
+            "teacher-cutout": ("resnet-teacher-cifar10", "float"), "w3a3": ("squeezenet1_1-cifar10", "w3a3")}
 
 
 def _campaign(*args: str) -> subprocess.CompletedProcess:
@@ -32,8 +32,13 @@ def test_path_of_an_unknown_stage_is_refused(bad):
     assert r.stderr.count("\n") == 1 and "path STAGE" in r.stderr
 
 
-def test_the_default_model_is_packaged_from_the_campaign_stages():
-    """train_default.sh takes the float and W4A4 checkpoints from the campaign, not copies of their paths."""
+def test_the_shipped_models_are_packaged_from_the_campaign_stages():
+    """train_default.sh takes the float and QAT checkpoints from the campaign, not copies of their paths,
+    and packages each shipped model from its own QAT stage."""
     text = (ROOT / "scripts" / "train_default.sh").read_text()
-    assert "train_campaign.sh path float" in text and "train_campaign.sh path w4a4" in text
+    assert 'train_campaign.sh path float' in text and 'train_campaign.sh path "$qat"' in text
     assert "checkpoints/squeezenet1_1" not in text
+    for mode, qat in (("default", "w4a4"), ("fast", "w3a3")):
+        line = next(l for l in text.splitlines() if l.strip().startswith(f"{mode})"))
+        assert f"qat={qat};" in line and f"name=squeezenet1_1-cifar10-{qat} " in line + " "
+        assert line.split("stages=(")[1].split(")")[0].split()[-1] == qat  # the QAT stage runs last

@@ -23,7 +23,8 @@ def tidy(model):
 
 def _load_source_model(ctx) -> Tuple[object, dict]:
     """(Brevitas model in eval mode, description) for the configured checkpoint or registry model."""
-    from ...train.checkpoint import DEFAULT_CHECKPOINT, class_names, model_from_checkpoint
+    from ...train.checkpoint import class_names, model_from_checkpoint
+    from ...train.shipped import checkpoint_path
 
     cfg = ctx.cfg
     if cfg.model_name:
@@ -37,7 +38,7 @@ def _load_source_model(ctx) -> Tuple[object, dict]:
         except ValueError as e:
             raise HwsqueezeError(str(e)) from None
         return model.eval(), {"model": cfg.model_name, "quant": "w4a4", "trained": False, "classes": None}
-    path = Path(cfg.checkpoint or DEFAULT_CHECKPOINT)
+    path = checkpoint_path(cfg.checkpoint)
     model, ck = model_from_checkpoint(path)
     c = ck.get("config", {})
     hist = ck.get("metrics") or []
