@@ -123,10 +123,11 @@ def our_point(checkpoint: Path, fps: float, board, standalone: bool = False) -> 
 
 
 def row(config: str, kind: str, top: Optional[float], top_note: str, fps: float, totals: dict, budget: dict,
-        fits: bool, target=None, series: str = "", top1_label: str = "") -> dict:
+        fits: bool, target=None, series: str = "", top1_label: str = "", mapping: str = "") -> dict:
     """One table row; LUT/BRAM18 in % of the board; ``series``: the plot line it belongs to;
-    ``top1_label``: shown beside the top-1 (where it was measured, when not by this run)."""
-    return {"config": config, "kind": kind, "series": series or config, "target_fps": target,
+    ``top1_label``: shown beside the top-1 (where it was measured, when not by this run); ``mapping``:
+    which of our mappings built it (a plot panel each; empty for the peer, drawn in every panel)."""
+    return {"config": config, "kind": kind, "series": series or config, "mapping": mapping, "target_fps": target,
             "top1": top, "top1_source": top_note, "top1_label": top1_label,
             "fps": round(fps, 1), "lut": totals["lut"], "bram18": totals["bram18"], "dsp": totals["dsp"],
             "lut_pct": round(100 * totals["lut"] / budget["lut"], 1),
@@ -158,7 +159,7 @@ def measure(checkpoints: List[Path], targets: List[float], data: Path, cnv: bool
                 p = our_point(ck, fps, board, MAPPINGS[mapping])
                 series = f"{p['model']} {p['quant']} ({ck.name}{', ' + mapping if MAPPINGS[mapping] else ''})"
                 rows.append(row(f"{series} @ {fps:,.0f}", "hwsqueeze", top, note, p["fps"], p["totals"], p["budget"],
-                                p["fits"], fps, series))
+                                p["fits"], fps, series, mapping=mapping))
     if cnv:
         top, note, label = cnv_top1()
         onnx = peer_cnv.CACHE / "cnv_w2a2.onnx"
@@ -194,8 +195,10 @@ def markdown(rows: List[dict], margin: float = MARGIN) -> str:
 
 
 def plot(rows: List[dict], path: Path, margin: float = MARGIN) -> None:
-    """Top-1 vs est. FPS, one thin line per series; colour = LUT %, marker size = BRAM18 %, CNV-W2A2
-    triangles, designs over the ``margin`` budget hollow (and the budget marked on the colour bar)."""
+    """Top-1 vs est. FPS, one panel per mapping of ours (the peer in each), one thin line per series;
+    colour = LUT %, marker size = BRAM18 %, CNV-W2A2 triangles, designs over the ``margin`` budget
+    hollow (and the budget marked on the colour bar). Panels, because two mappings of one checkpoint
+    share every (FPS, top-1) point."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -205,34 +208,42 @@ def plot(rows: List[dict], path: Path, margin: float = MARGIN) -> None:
     from hwsqueeze.fsutil import atomic_write
 
     pts = [r for r in rows if r["top1"] is not None]
+    panels = list(dict.fromkeys(r.get("mapping", "") for r in pts if r["kind"] == "hwsqueeze")) or [""]
     norm, cmap = Normalize(0, 120), plt.get_cmap("viridis")
-    fig, ax = plt.subplots(figsize=(8.5, 5.5))
-    fig.subplots_adjust(bottom=0.24, top=0.92)
-    for name in dict.fromkeys(r["series"] for r in pts):
-        line = sorted((r for r in pts if r["series"] == name), key=lambda r: r["fps"])
-        ax.plot([r["fps"] for r in line], [100 * r["top1"] for r in line], color="grey", lw=0.8, zorder=1)
-        one = len(line) == 1  # a lone point is labelled below it, a line above its right end
-        ax.annotate(name, (line[-1]["fps"], 100 * line[-1]["top1"]), textcoords="offset points",
-                    xytext=(0, -20 if one else 12), ha="center" if one else "right", fontsize=8)
-    for r in pts:
-        c = cmap(norm(r["lut_pct"]))
-        ax.scatter(r["fps"], 100 * r["top1"], s=40 + 2.5 * r["bram_pct"], marker="^" if r["kind"] == "cnv_w2a2" else "o",
-                   facecolors=c if r["fits"] else "none", edgecolors=c, linewidths=1.8, zorder=2)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels) + 1.6, 5.5), sharey=True, squeeze=False)
+    fig.subplots_adjust(bottom=0.24, top=0.88, wspace=0.06)
+    for ax, mapping in zip(axes[0], panels):
+        mine = [r for r in pts if r["kind"] != "hwsqueeze" or r.get("mapping", "") == mapping]
+        for name in dict.fromkeys(r["series"] for r in mine):
+            line = sorted((r for r in mine if r["series"] == name), key=lambda r: r["fps"])
+            ax.plot([r["fps"] for r in line], [100 * r["top1"] for r in line], color="grey", lw=0.8, zorder=1)
+            one = len(line) == 1  # a lone point is labelled below it, a line above its first point
+            label = name.split(" (")[0] if line[0]["kind"] == "hwsqueeze" else name
+            ax.annotate(label, (line[0]["fps"], 100 * line[0]["top1"]), textcoords="offset points",
+                        xytext=(-6, -20) if one else (-6, 11), ha="left", fontsize=8)
+        for r in mine:
+            c = cmap(norm(r["lut_pct"]))
+            ax.scatter(r["fps"], 100 * r["top1"], s=40 + 2.5 * r["bram_pct"],
+                       marker="^" if r["kind"] == "cnv_w2a2" else "o",
+                       facecolors=c if r["fits"] else "none", edgecolors=c, linewidths=1.8, zorder=2)
+        ax.set_title(f"ours: {mapping}" if mapping else "", fontsize=9)
+        ax.set_xlabel("estimated FPS at 100 MHz", fontsize=9)
+        ax.grid(alpha=0.3)
     if pts:
         lo, hi = min(100 * r["top1"] for r in pts), max(100 * r["top1"] for r in pts)
-        ax.set_ylim(lo - 0.6, hi + 0.8)
+        axes[0][0].set_ylim(lo - 0.6, hi + 0.8)
+    axes[0][0].set_ylabel("CIFAR-10 top-1 (%)")
+    ax = axes[0][0]
     for marker, label in (("o", "hwsqueeze (one line per checkpoint)"), ("^", "CNV-W2A2 (finn-examples / FINN folding)")):
         ax.scatter([], [], marker=marker, color="grey", label=label)
     ax.scatter([], [], marker="o", facecolors="none", edgecolors="grey",
                label=f"hollow: over {margin:.0%} of the LUTs or BRAM18s")
     ax.scatter([], [], marker="o", color="grey", s=40 + 250, label="marker size: BRAM18 % (0 .. 100)")
-    cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax)
+    cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=list(axes[0]))
     cb.set_label(f"LUT % of xc7z020, whole design (red: the {margin:.0%} budget)")
     cb.ax.axhline(100 * margin, color="red", linewidth=2)
-    ax.set_xlabel("estimated FPS at 100 MHz (PYNQ-Z2; FINN+ 1.6.1 estimates + FIFOs, DWCs, DMAs, shell)")
-    ax.set_ylabel("CIFAR-10 top-1 (%)")
-    ax.set_title("Accuracy vs frame rate vs resources on the PYNQ-Z2", fontsize=11)
-    ax.grid(alpha=0.3)
+    fig.suptitle("Accuracy vs frame rate vs resources on the PYNQ-Z2 (FINN+ 1.6.1 estimates + FIFOs, DWCs, "
+                 "DMAs, shell)", fontsize=10)
     fig.legend(loc="lower center", ncol=2, fontsize=8, frameon=False)
     try:
         atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
