@@ -73,7 +73,8 @@ def test_without_stages_it_runs_every_unpublished_stage(tmp_path):
     ck = tmp_path / "ck"
     ck.mkdir()
     for name in ("squeezenet1_1-cifar10-float-kd", "squeezenet1_1-cifar10-w4a4-kd", "cnv-w2a2-cifar10-kd",
-                 "resnet-teacher-cifar10-cutout", "squeezenet1_1-cifar10-w3a3-kd"):
+                 "resnet-teacher-cifar10-cutout", "squeezenet1_1-cifar10-w3a3-kd",
+                 "squeezenet1_1-cifar10-float-kd-cutout"):
         (ck / f"{name}.pt").write_bytes(b"published")  # never read: those stages are skipped
     r = _call(tmp_path, 600, extra=TINY.replace("--epochs 2", "--epochs 1"))
     assert "gpu_recipe: stages: teacher\n" in r.stdout and "recipe done: teacher" in r.stdout
