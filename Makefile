@@ -22,7 +22,7 @@ help:
 	@echo "make venv                  only create the environment (.venv)"
 	@echo "make check-install         prove a stock install: make venv from the package index alone, in a temp dir"
 	@echo "make train-default         re-train the shipped default model (teacher, float, W4A4: ~4.6 h on 2 CPU cores)"
-	@echo "make train-fast            re-train the shipped fast model (W3A3 from a second teacher: ~2.1 h after the default's)"
+	@echo "make train-fast            re-train the shipped fast model (a second teacher, then W3A3: ~3.3 h after the default's)"
 	@echo "make bench                 benchmarks (benchmarks/, ratios against a peer in the same run)"
 	@echo "make clean / distclean     caches only (builds and bitstreams kept) / also every build/<board>/"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The stages that produced a shipped model (hwsqueeze/default_model/RECIPE.md), then its packaging:
 #   bash scripts/train_default.sh        the default (campaign stages teacher, float, w4a4; ~4.6 h)
-#   bash scripts/train_default.sh fast   the fast model (teacher, float, teacher-cutout, w3a3; ~2.1 h
+#   bash scripts/train_default.sh fast   the fast model (teacher, float, teacher-cutout, w3a3; ~3.3 h
 #                                        more once the default's stages are done)
 # Options of each stage: scripts/train_campaign.sh. A stage whose checkpoint is already in
 # checkpoints/ is skipped: delete it to retrain. Resumable: re-running continues the unfinished
