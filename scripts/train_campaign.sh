@@ -112,8 +112,12 @@ case ${1:-} in
             fi
         done
         exit 0 ;;
-    teacher|float|w4a4|cnv|teacher-cutout|w3a3|float-cutout) stage=$1 ;;
-    *) echo "usage: $0 teacher|float|w4a4|cnv|teacher-cutout|w3a3|float-cutout|save|status|pending|path STAGE|args STAGE|restore STAGE|publish STAGE" >&2; exit 2 ;;
+    *) stage=
+       for s in "${STAGES[@]}"; do [[ ${1:-} == "$s" ]] && stage=$s; done  # the stage names: STAGES alone
+       if [[ -z $stage ]]; then
+           echo "usage: $0 $(IFS='|'; echo "${STAGES[*]}")|save|status|pending|path STAGE|args STAGE|restore STAGE|publish STAGE" >&2
+           exit 2
+       fi ;;
 esac
 
 out=$(published "$stage")

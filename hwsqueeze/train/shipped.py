@@ -40,7 +40,6 @@ def shipped_summary(name: str) -> Optional[dict]:
     f = SHIPPED_DIR / f"{name}.json"
     try:
         m = json.loads(f.read_text())
-        return {"name": name, "quant": m["quant"], "test_top1": m["qat"]["test_top1"],
-                "weight_bytes": m["weight_bytes_dense"], "what": SHIPPED[name]}
+        return {"quant": m["quant"], "test_top1": m["qat"]["test_top1"], "weight_bytes": m["weight_bytes_dense"]}
     except (OSError, ValueError, KeyError, TypeError):
         return None
